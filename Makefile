@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install browser bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	# ib_insync 0.9.86 is tested as a client of the gateway; its old eventkit pin would overwrite
+	# ib_async's maintained fork (both install the `eventkit` module), so it goes in without deps.
+	$(PIP) install --no-deps 'ib_insync==0.9.86' 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -c "import ibxl, ib_async, ib_insync, ibapi, duckdb, xlwings" 
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the browser tests (installed when missing and we may use apt).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium install failed"; \
+		else echo "chromium missing: run 'sudo apt-get install chromium'"; fi; \
+	fi
+
+lint: $(STAMP)
+	$(PY) -m ruff check ibxl tests benchmarks
+
+test: $(STAMP) browser
+	$(PY) -m ruff check ibxl tests benchmarks
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m ibxl demo
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

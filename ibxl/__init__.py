@@ -1,0 +1,3 @@
+"""ibxl: Interactive Brokers from Excel, notebooks and pandas."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,50 @@
+"""Shared fixtures: a real gateway on a real socket, and real clients connected to it."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from ibxl.sim import SimConfig, SimGateway
+
+_client_ids = itertools.count(100)
+
+
+@pytest.fixture(scope="session")
+def gateway() -> Iterator[SimGateway]:
+    """One gateway for the whole test session (tests use distinct client ids)."""
+    with SimGateway(SimConfig(seed=42)) as gw:
+        yield gw
+
+
+@pytest.fixture
+def fresh_gateway() -> Iterator[SimGateway]:
+    """A gateway of the test's own, for tests that change limits or break connections."""
+    with SimGateway(SimConfig(seed=7)) as gw:
+        yield gw
+
+
+@pytest.fixture
+def client_id() -> int:
+    """A client id no other test uses."""
+    return next(_client_ids)
+
+
+@pytest.fixture
+def ib(gateway: SimGateway, client_id: int):
+    """An ib_async client connected to the shared gateway."""
+    from ib_async import IB
+
+    conn = IB()
+    conn.connect(gateway.host, gateway.port, clientId=client_id, timeout=10)
+    yield conn
+    conn.disconnect()
+
+
+def raw_socket(host: str, port: int) -> socket.socket:
+    """A plain TCP socket to the gateway, for wire-level tests."""
+    sock = socket.create_connection((host, port), timeout=5)
+    return sock
