@@ -1,0 +1,148 @@
+"""The common shape of every ibxl panel: a titled VBox with a status line, throttled redraws,
+background work that never blocks the kernel, and clean-up of subscriptions on close."""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import ipywidgets as W
+
+from ._refresh import HUB, MAX_REDRAWS_PER_SECOND
+
+log = logging.getLogger("ibxl.widgets")
+
+# Panels fetch data (history, chains, account) off the kernel thread so that a notebook cell
+# returns at once; a small shared pool is plenty.
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ibxl-widgets")
+
+
+class Panel(W.VBox):
+    """Base class of the ibxl panels (not used directly)."""
+
+    title = "ibxl"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._title = W.HTML(f"<b>{html.escape(self.title)}</b>")
+        self.status = W.HTML("", layout=W.Layout(min_height="1.2em"))
+        self.body = W.VBox()
+        super().__init__([self._title, self.body, self.status], **kwargs)
+        self.add_class("ibxl-panel")
+        self._dirty = threading.Event()
+        self._closed = False
+        self.redraws = 0
+        self._redraw_times: list[float] = []
+        self._cleanups: list[Callable[[], None]] = []
+        HUB.register(self)
+
+    # -------------------------------------------------------------- redraw plumbing
+    def mark_dirty(self) -> None:
+        """Ask for a redraw on the hub's next beat (cheap; call it as often as you like)."""
+        self._dirty.set()
+
+    def _needs_redraw(self) -> bool:
+        return not self._closed and (self._dirty.is_set() or self._data_changed())
+
+    def _data_changed(self) -> bool:
+        """Override: True when streaming data changed since the last redraw."""
+        return False
+
+    def _redraw(self) -> None:
+        self._dirty.clear()
+        self.render()
+        self.redraws += 1
+        now = time.monotonic()
+        self._redraw_times.append(now)
+        if len(self._redraw_times) > 64:
+            del self._redraw_times[:32]
+
+    def render(self) -> None:
+        """Override: update the widgets from the panel's current data."""
+
+    def redraw_rate(self, window: float = 5.0) -> float:
+        """Redraws per second over the last ``window`` seconds (for tests and diagnostics)."""
+        now = time.monotonic()
+        recent = [t for t in self._redraw_times if now - t <= window]
+        return len(recent) / window
+
+    max_redraws_per_second = MAX_REDRAWS_PER_SECOND
+
+    # -------------------------------------------------------------- background work
+    def run_in_background(self, fn: Callable[[], Any], done: Callable[[Any], None] | None = None,
+                          busy: str = "loading…") -> Future:
+        """Run ``fn`` off the kernel thread; show ``busy`` meanwhile and any error plainly after."""
+        self.set_status(busy)
+
+        def finish(fut: Future) -> None:
+            if self._closed:
+                return
+            try:
+                result = fut.result()
+            except Exception as exc:  # shown to the user, never a traceback in the page
+                self.set_status(error_text(exc), error=True)
+                return
+            self.set_status("")
+            if done is not None:
+                try:
+                    done(result)
+                except Exception as exc:
+                    log.exception("panel update failed")
+                    self.set_status(error_text(exc), error=True)
+            self.mark_dirty()
+
+        fut = _POOL.submit(fn)
+        fut.add_done_callback(finish)
+        return fut
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        """Show a one-line status (red for errors)."""
+        colour = "#b00020" if error else "#555"
+        self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>" if text else ""
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Register clean-up (releasing subscriptions) to run when the panel closes."""
+        self._cleanups.append(fn)
+
+    def close(self) -> None:
+        """Release every subscription the panel holds and close its widgets."""
+        if self._closed:
+            return
+        self._closed = True
+        HUB.unregister(self)
+        for fn in reversed(self._cleanups):
+            try:
+                fn()
+            except Exception:
+                log.exception("panel clean-up failed")
+        self._cleanups.clear()
+        super().close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
+
+
+def error_text(exc: BaseException) -> str:
+    """A one-line, plain-language description of an error (with the data layer's hint)."""
+    hint = getattr(exc, "hint", "")
+    text = str(exc) or type(exc).__name__
+    return f"{text} — {hint}" if hint and hint not in text else text
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """Format a number for a table cell ('' for missing)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value)) if value is not None else ""
+    if v != v:
+        return ""
+    if abs(v) >= 1e6:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
