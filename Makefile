@@ -28,10 +28,10 @@ browser:
 	fi
 
 lint: $(STAMP)
-	$(PY) -m ruff check ibxl tests benchmarks
+	$(PY) -m ruff check .
 
 test: $(STAMP) browser
-	$(PY) -m ruff check ibxl tests benchmarks
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
