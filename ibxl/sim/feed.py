@@ -1,0 +1,60 @@
+"""What a market-data subscriber sees: top-of-book changes and the extra statistics that
+generic ticks ask for. Pure model code: field names, never tick ids."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .instruments import Instrument
+from .market import EPOCH, HORIZON_DAYS, Market, Quote
+
+#: top-of-book fields in the order TWS sends them after a subscription starts
+TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume", "high", "low", "close", "open")
+
+
+@dataclass
+class QuoteFeed:
+    """Remembers what one subscriber was last sent, so each update carries only the changes."""
+
+    sent: dict[str, float] = field(default_factory=dict)
+
+    def changes(self, q: Quote, *, has_trades: bool = True) -> list[tuple[str, float]]:
+        """The (field, value) pairs that differ from what was last sent."""
+        out: list[tuple[str, float]] = []
+        for name in TOP_FIELDS:
+            if not has_trades and name in ("last", "last_size", "volume"):
+                continue
+            value = float(getattr(q, name))
+            if value <= 0 and name in ("bid", "ask"):
+                continue
+            if self.sent.get(name) != value:
+                self.sent[name] = value
+                out.append((name, value))
+        return out
+
+
+def has_trades(inst: Instrument) -> bool:
+    """Indices and forex quotes carry no trades (no last size, no volume), as on TWS."""
+    return inst.secType not in ("CASH",)
+
+
+def extended_stats(market: Market, inst: Instrument, ts: float) -> dict[str, float]:
+    """52/26/13-week ranges, average volume and realized volatility from the daily path."""
+    owner = market._path_owner(inst)  # noqa: SLF001 - the feed reads the same path the market quotes
+    today = min(int((ts // 86400) - (EPOCH.toordinal() - 719163)), HORIZON_DAYS)
+    path = market.daily_log_path(owner)
+    out: dict[str, float] = {}
+    for weeks, lo_key, hi_key in ((13, "low_13w", "high_13w"), (26, "low_26w", "high_26w"),
+                                  (52, "low_52w", "high_52w")):
+        seg = np.exp(path[max(0, today - weeks * 7): today + 1])
+        out[lo_key], out[hi_key] = float(seg.min()), float(seg.max())
+    rets = np.diff(path[max(0, today - 30): today + 1])
+    out["hist_vol"] = float(rets.std() * math.sqrt(252)) if len(rets) > 2 else inst.volatility
+    rets10 = np.diff(path[max(0, today - 10): today + 1])
+    out["rt_hist_vol"] = float(rets10.std() * math.sqrt(252)) if len(rets10) > 2 else inst.volatility
+    out["avg_volume"] = float(inst.avgVolume)
+    out["implied_vol"] = float(inst.volatility)
+    return out
