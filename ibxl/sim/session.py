@@ -241,7 +241,7 @@ def _name_of(msg_id: int) -> str:
 
 
 # For these requests the request id is the first field; the others have a version first.
-_NO_VERSION = {Req.HEAD_TIMESTAMP, Req.HISTOGRAM_DATA, Req.HISTORICAL_TICKS, Req.TICK_BY_TICK_DATA,
+_NO_VERSION = {Req.HISTORICAL_DATA, Req.HEAD_TIMESTAMP, Req.HISTOGRAM_DATA, Req.HISTORICAL_TICKS, Req.TICK_BY_TICK_DATA,
                Req.CANCEL_TICK_BY_TICK_DATA, Req.CANCEL_HEAD_TIMESTAMP, Req.CANCEL_HISTOGRAM_DATA,
                Req.MARKET_RULE, Req.PNL, Req.CANCEL_PNL, Req.PNL_SINGLE, Req.CANCEL_PNL_SINGLE,
                Req.NEWS_ARTICLE, Req.HISTORICAL_NEWS, Req.MATCHING_SYMBOLS, Req.SEC_DEF_OPT_PARAMS,

@@ -63,7 +63,7 @@ def req_market_data_type(s: Session, r: FieldReader) -> None:
     r.int("version")
     kind = r.int("marketDataType")
     if kind not in (1, 2, 3, 4):
-        raise SimError(321, f"Error validating request: invalid market data type {kind}; use 1 (live), 2 (frozen), 3 (delayed) or 4 (delayed frozen)")
+        raise SimError(321, f"invalid market data type {kind}; use 1 (live), 2 (frozen), 3 (delayed) or 4 (delayed frozen)")
     s.market_data_type = kind
 
 

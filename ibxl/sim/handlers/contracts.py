@@ -74,7 +74,7 @@ def req_market_rule(s: Session, r: FieldReader) -> None:
     rule_id = r.int("marketRuleId")
     increments = s.gateway.universe.market_rules.get(rule_id)
     if increments is None:
-        raise SimError(321, f"Error validating request: unknown market rule id {rule_id}")
+        raise SimError(321, f"unknown market rule id {rule_id}")
     fields: list[object] = [Msg.MARKET_RULE, rule_id, len(increments)]
     for low, inc in increments:
         fields += [low, inc]

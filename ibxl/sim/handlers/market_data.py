@@ -50,7 +50,7 @@ def parse_generic_ticks(text: str, req_id: int) -> set[int]:
         if not part:
             continue
         if not part.isdigit() or int(part) not in T.KNOWN_GENERIC:
-            raise SimError(321, f"Error validating request:-'bW' : cause - Incorrect generic tick list of {text}. "
+            raise SimError(321, f"Incorrect generic tick list of {text}. "
                                 f"Legal ones for (STK) are: 100,101,104,105,106,107,165,221,225,233,236,258,"
                                 f"293,294,295,318,411", req_id=req_id)
         out.add(int(part))
@@ -243,7 +243,7 @@ def req_mkt_data(s: Session, r: FieldReader) -> None:
     if req_id in streams:
         raise SimError(102, f"ticker id {req_id} is already streaming; cancel it first", req_id=req_id)
     if (snapshot or regulatory) and generic:
-        raise SimError(321, "Error validating request:-'bW' : cause - Snapshot market data subscription is "
+        raise SimError(321, "Snapshot market data subscription is "
                             "not applicable to generic ticks", req_id=req_id)
     now = s.gateway.clock.time()
     stream = MarketDataStream(s, req_id, inst, generic, _effective_type(s, inst, now))

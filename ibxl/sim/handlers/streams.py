@@ -32,7 +32,7 @@ def req_tick_by_tick(s: Session, r: FieldReader) -> None:
         r.bool("ignoreSize")
     kind = T.TICK_BY_TICK_TYPES.get(kind_text)
     if kind is None:
-        raise SimError(321, f"Error validating request: tick-by-tick type {kind_text!r} is not one of "
+        raise SimError(321, f"tick-by-tick type {kind_text!r} is not one of "
                             f"{', '.join(T.TICK_BY_TICK_TYPES)}", req_id=req_id)
     inst = resolve(s, q, req_id)
     limit = s.gateway.config.limits.max_depth_requests
@@ -98,7 +98,7 @@ def req_mkt_depth(s: Session, r: FieldReader) -> None:
     if r.remaining:
         r.str("mktDepthOptions")
     if rows <= 0:
-        raise SimError(321, f"Error validating request: numRows must be positive, not {rows}", req_id=req_id)
+        raise SimError(321, f"numRows must be positive, not {rows}", req_id=req_id)
     inst = resolve(s, q, req_id)
     limit = s.gateway.config.limits.max_depth_requests
     if _count_streams(s, DEPTH) >= limit:

@@ -27,6 +27,7 @@ def format_field(value: object) -> str:
     if value is False:
         return "0"
     if isinstance(value, float):
+        value = float(value)  # numpy floats repr as "np.float64(...)"
         if value != value:  # NaN means "no value" on the wire
             return ""
         if value.is_integer() and abs(value) < 1e15:
