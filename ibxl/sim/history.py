@@ -276,7 +276,7 @@ class History:
             m += j - i
         o, c = opens[0] * scale, closes[-1] * scale
         h, lo = max(highs) * scale, min(lows) * scale
-        vol_arr = np.concatenate(vols)
+        vol_arr = np.concatenate(vols) * market.volume_scale(inst)
         volume = float(vol_arr.sum())
         wap = (o + h + lo + c) / 4
         count = int(np.count_nonzero(vol_arr) * 3)

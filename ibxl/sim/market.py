@@ -226,6 +226,16 @@ class Market:
             p *= math.exp(RATE * self.years_to_expiry(inst, eff))
         return p
 
+    def volume_scale(self, inst: Instrument) -> float:
+        """Factor from the path owner's volume profile to this instrument's traded volume
+        (0 for indices, which do not trade; a future trades its own volume on its index's path)."""
+        if inst.secType == "IND":
+            return 0.0
+        owner = self._path_owner(inst)
+        if owner is inst or not owner.avgVolume:
+            return 1.0
+        return inst.avgVolume / owner.avgVolume
+
     def reference_spot(self, inst: Instrument) -> float:
         """Yesterday's closing level, used to centre listed strikes (stable within a day)."""
         today = (self.clock.now().date() - EPOCH).days
@@ -321,5 +331,6 @@ class Market:
                 lo = min(lo, float(seg_l.min()) * scale)
                 vol += float(bars.volume[a:b].sum())
             m += b - a
+        vol = float(round(vol * self.volume_scale(inst)))
         return {"open": round_to_tick(o, tick), "high": round_to_tick(hi, tick), "low": round_to_tick(lo, tick),
                 "close": round_to_tick(self.price(inst, prev_close_ts), tick), "volume": vol}

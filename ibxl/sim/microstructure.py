@@ -52,7 +52,7 @@ def second_volume(market: Market, inst: Instrument, second: int) -> float:
     owner = market._path_owner(inst)  # noqa: SLF001 - same path as the quotes
     minute = second // 60
     bars = market.minute_bars(owner, minute // MINUTES - _EPOCH_DAYS)
-    vol = float(bars.volume[minute % MINUTES])
+    vol = float(bars.volume[minute % MINUTES]) * market.volume_scale(inst)
     rng = np.random.default_rng([inst.conId, 7, minute])
     weights = rng.dirichlet(np.ones(60))
     lot = 100.0 if inst.secType == "STK" else 1.0

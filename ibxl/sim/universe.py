@@ -144,7 +144,7 @@ class Universe:
                 minTick=row.get("minTick", 0.01), longName=row["longName"], marketName=row["symbol"],
                 industry="Indices", category="Broad Range Equity Index", marketRuleId=row.get("marketRuleId", 62),
                 validExchanges=(row["exchange"],), orderTypes=(), calendar="us_index",
-                refPrice=row["refPrice"], volatility=row.get("volatility", 0.2), avgVolume=0,
+                refPrice=row["refPrice"], volatility=row.get("volatility", 0.2), avgVolume=row.get("avgVolume", 1e6),
                 optionable=row.get("optionable", False),
             ))
             if inst.optionable:

@@ -161,7 +161,7 @@ def req_real_time_bars(s: Session, r: FieldReader) -> None:
     if what == "TRADES" and inst.secType == "CASH":
         raise SimError(420, "TRADES bars are not available for forex; use MIDPOINT, BID or ASK", req_id=req_id)
     market = s.gateway.market
-    state = {"next": (int(s.gateway.clock.time()) // 5 + 1) * 5}
+    state = {"next": (int(s.gateway.clock.time()) // 5) * 5}
 
     def update(now: float) -> None:
         # a bar is sent once its five seconds are over, stamped with its start time
