@@ -1,0 +1,88 @@
+"""A minimal program written with the official ``ibapi`` package, as IB's samples are:
+an EWrapper subclass that records every callback, and EClient's reader loop on a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from ibapi.client import EClient
+from ibapi.wrapper import EWrapper
+
+
+class RecordingApp(EWrapper, EClient):
+    """Records callbacks by name: ``app.events["tickPrice"]`` is a list of argument tuples."""
+
+    def __init__(self) -> None:
+        EWrapper.__init__(self)
+        EClient.__init__(self, wrapper=self)
+        self.events: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        self.ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # every callback the tests look at records its arguments
+    def _rec(self, name: str, *args: Any) -> None:
+        self.events[name].append(args)
+
+    def nextValidId(self, orderId: int) -> None:  # noqa: N802 - ibapi's callback names
+        self._rec("nextValidId", orderId)
+        self.ready.set()
+
+    def error(self, reqId, errorTime, errorCode, errorString, advancedOrderRejectJson=""):  # noqa: N802, ANN001
+        self._rec("error", reqId, errorCode, errorString)
+
+    def contractDetails(self, reqId, contractDetails):  # noqa: N802, ANN001
+        self._rec("contractDetails", reqId, contractDetails)
+
+    def contractDetailsEnd(self, reqId):  # noqa: N802, ANN001
+        self._rec("contractDetailsEnd", reqId)
+
+    def tickPrice(self, reqId, tickType, price, attrib):  # noqa: N802, ANN001
+        self._rec("tickPrice", reqId, tickType, price)
+
+    def tickSize(self, reqId, tickType, size):  # noqa: N802, ANN001
+        self._rec("tickSize", reqId, tickType, size)
+
+    def historicalData(self, reqId, bar):  # noqa: N802, ANN001
+        self._rec("historicalData", reqId, bar)
+
+    def historicalDataEnd(self, reqId, start, end):  # noqa: N802, ANN001
+        self._rec("historicalDataEnd", reqId, start, end)
+
+    def securityDefinitionOptionParameter(self, reqId, exchange, underlyingConId, tradingClass, multiplier,  # noqa: N802
+                                          expirations, strikes):  # noqa: ANN001
+        self._rec("secDefOptParams", reqId, exchange, tradingClass, expirations, strikes)
+
+    def securityDefinitionOptionParameterEnd(self, reqId):  # noqa: N802, ANN001
+        self._rec("secDefOptParamsEnd", reqId)
+
+    def managedAccounts(self, accountsList):  # noqa: N802, ANN001
+        self._rec("managedAccounts", accountsList)
+
+    # ------------------------------------------------------------ test helpers
+    def start(self, host: str, port: int, client_id: int, timeout: float = 10.0) -> RecordingApp:
+        """Connect and run the reader loop on a thread; wait for nextValidId."""
+        self.connect(host, port, client_id)
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+        if not self.ready.wait(timeout):
+            raise TimeoutError("no nextValidId from the gateway")
+        return self
+
+    def wait_for(self, name: str, pred=lambda args: True, timeout: float = 10.0) -> tuple[Any, ...]:  # noqa: ANN001
+        """Wait until a recorded callback of ``name`` satisfies ``pred``; returns its arguments."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for args in list(self.events[name]):
+                if pred(args):
+                    return args
+            time.sleep(0.02)
+        raise TimeoutError(f"no {name} callback matched within {timeout} s; got {self.events[name][-3:]}")
+
+    def stop(self) -> None:
+        """Disconnect and join the reader thread."""
+        self.disconnect()
+        if self._thread:
+            self._thread.join(5)
