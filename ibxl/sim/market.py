@@ -62,6 +62,14 @@ class Quote:
     is_open: bool
 
 
+def _hash_draws(con_id: int, step: int) -> tuple[int, int, int]:
+    """Three cheap deterministic pseudo-random integers for (contract, quarter second)."""
+    h = (con_id * 0x9E3779B1 + step * 0x85EBCA77) & 0xFFFFFFFFFFFF
+    h ^= h >> 17
+    h = (h * 0xC2B2AE3D) & 0xFFFFFFFFFFFF
+    return h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF
+
+
 def round_to_tick(price: float, tick: float) -> float:
     """Round a price to the nearest multiple of the minimum tick."""
     if tick <= 0:
@@ -80,6 +88,7 @@ class Market:
         self._daily: dict[int, np.ndarray] = {}
         self._minutes: OrderedDict[tuple[int, int], MinuteBars] = OrderedDict()
         self._seconds: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+        self._stats: dict[tuple[int, int], dict[str, float]] = {}
         self._anchor_index = (universe.anchor_date - EPOCH).days
 
     # ------------------------------------------------------------ path layers
@@ -213,7 +222,11 @@ class Market:
         """The path's value (a mid price) at epoch second ``ts`` (unrounded)."""
         sec = int(ts)
         path = self.second_path(inst, sec // 60)
-        return float(path[sec % 60])
+        i = sec % 60
+        frac = ts - sec
+        # between whole seconds the price moves linearly to the next second's level, so quotes
+        # tick smoothly however often they are sampled, and never leave that second's range
+        return float(path[i] + (path[i + 1] - path[i]) * frac) if frac else float(path[i])
 
     def price(self, inst: Instrument, ts: float | None = None) -> float:
         """Mid price of any instrument (options from Black-Scholes, futures with carry)."""
@@ -279,7 +292,7 @@ class Market:
         spr = self.spread(inst, mid)
         if inst.is_option:
             tick = 0.05 if mid >= 3 else 0.01
-        rng = self._rng(inst.conId, 3, int(ts * 4))
+        draws = _hash_draws(inst.conId, int(ts * 1000))
         if spr > 0:
             bid = round_to_tick(max(mid - spr / 2, 0.0), tick)
             ask = round_to_tick(bid + spr, tick)
@@ -288,15 +301,25 @@ class Market:
         else:
             bid = ask = round_to_tick(mid, tick)
         lot = 100 if inst.secType == "STK" else 1
-        bid_size = float(rng.integers(1, 40) * lot) if spr > 0 else 0.0
-        ask_size = float(rng.integers(1, 40) * lot) if spr > 0 else 0.0
+        bid_size = float((1 + draws[0] % 39) * lot) if spr > 0 else 0.0
+        ask_size = float((1 + draws[1] % 39) * lot) if spr > 0 else 0.0
         last = round_to_tick(mid, tick)
         stats = self.day_stats(inst, eff)
-        return Quote(ts, bid, ask, last, bid_size, ask_size, float(rng.integers(1, 10) * lot),
+        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * lot),
                      stats["volume"], stats["open"], stats["high"], stats["low"], stats["close"], mid, is_open)
 
     def day_stats(self, inst: Instrument, ts: float) -> dict[str, float]:
         """Open, high, low and volume of the current trading day so far, and the previous close."""
+        key = (inst.conId, int(ts))
+        hit = self._stats.get(key)
+        if hit is None:
+            hit = self._day_stats(inst, ts)
+            if len(self._stats) > 20000:  # the working set is one entry per streamed contract
+                self._stats.clear()
+            self._stats[key] = hit
+        return hit
+
+    def _day_stats(self, inst: Instrument, ts: float) -> dict[str, float]:
         tick = inst.minTick or 0.01
         moment = datetime.fromtimestamp(ts, UTC)
         if inst.is_option:

@@ -30,7 +30,7 @@ async def start_api(s: Session, r: FieldReader) -> None:
     if not s.gateway.register_client(s, client_id):
         s.error(NO_VALID_ID, 326, f"Unable to connect as the client id is already in use. Retry with a unique client id. (clientId {client_id})")
         s.close_reason = f"duplicate clientId {client_id}"
-        await s.writer.drain()
+        await s.drain()
         s.closed = True
         return
     s.send(Msg.MANAGED_ACCTS, 1, ",".join(s.gateway.config.accounts))
