@@ -1,28 +1,136 @@
-"""Order requests. Until the paper broker answers them, there are no orders."""
+"""Order requests: place, modify, cancel, open and completed orders, executions.
+
+The broker model decides; this module decodes requests, and routes the broker's events to the
+clients TWS would tell (the order's own client, and client 0, which sees every order).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..errors import SimError
+from ..protocol import orders as P
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Msg, Req
 from ..session import Session
 from . import handles
+from .market_data import resolve
+
+if TYPE_CHECKING:
+    from ..broker import Broker, Fill, SimOrder
+    from ..server import Gateway
 
 
-@handles(Req.OPEN_ORDERS, Req.ALL_OPEN_ORDERS)
+def broker_of(s: Session) -> Broker:
+    """The gateway's broker, with its events routed to the clients."""
+    broker = s.gateway.models["broker"]
+    ensure_routing(s.gateway)
+    return broker
+
+
+def ensure_routing(gateway: Gateway) -> None:
+    """Install (once) the listener that turns broker events into messages."""
+    broker = gateway.models["broker"]
+    if getattr(broker, "_routed", False):
+        return
+    broker._routed = True
+
+    def audience(client_id: int) -> list[Session]:
+        out = [x for x in gateway.sessions if not x.closed and x.client_id is not None
+               and (x.client_id == client_id or x.client_id == 0 or x.state.get("auto_bind"))]
+        return list(dict.fromkeys(out))
+
+    def on_event(kind: str, payload: object) -> None:
+        if kind == "order":
+            order: SimOrder = payload  # type: ignore[assignment]
+            inst = gateway.universe.get(order.con_id)
+            if inst is None or order.what_if:
+                return
+            for sess in audience(order.client_id):
+                sess.send(*P.open_order(order, inst))
+                sess.send(*P.order_status(order))
+        elif kind == "execution":
+            fill: Fill = payload  # type: ignore[assignment]
+            inst = gateway.universe.get(fill.con_id)
+            if inst is None:
+                return
+            for sess in audience(fill.client_id):
+                sess.send(*P.exec_details(-1, fill, inst))
+                sess.send(*P.commission_report(fill))
+        elif kind == "account":
+            from .account import push_account
+
+            push_account(gateway, str(payload))
+
+    broker.listeners.append(on_event)
+
+
+@handles(Req.PLACE_ORDER)
+def place_order(s: Session, r: FieldReader) -> None:
+    broker = broker_of(s)
+    order, q = P.read_place_order(r, s.client_id or 0, s.gateway.config.accounts[0])
+    inst = resolve(s, q, order.order_id)
+    order.con_id = inst.conId
+    state = broker.place(order, inst)
+    if state is not None:  # whatIf: the figures ride an openOrder, nothing is placed
+        s.send(*P.open_order(order, inst, state))
+
+
+@handles(Req.CANCEL_ORDER)
+def cancel_order(s: Session, r: FieldReader) -> None:
+    r.int("version")
+    order_id = r.int("orderId")
+    if r.remaining:
+        r.str("manualOrderCancelTime")
+    broker = broker_of(s)
+    broker.cancel(order_id, s.client_id)
+    s.error(order_id, 202, "Order Canceled - reason:")
+
+
+@handles(Req.GLOBAL_CANCEL)
+def global_cancel(s: Session, r: FieldReader) -> None:
+    r.int("version")
+    broker_of(s).global_cancel()
+
+
+def _send_open_orders(s: Session, orders: list[SimOrder]) -> None:
+    for order in orders:
+        inst = s.gateway.universe.get(order.con_id)
+        if inst is not None:
+            s.send(*P.open_order(order, inst))
+            s.send(*P.order_status(order))
+    s.send(Msg.OPEN_ORDER_END, 1)
+
+
+@handles(Req.OPEN_ORDERS)
 def req_open_orders(s: Session, r: FieldReader) -> None:
     r.int("version")
-    s.send(Msg.OPEN_ORDER_END, 1)
+    broker = broker_of(s)
+    _send_open_orders(s, broker.open_orders(None if s.client_id == 0 else s.client_id))
+
+
+@handles(Req.ALL_OPEN_ORDERS)
+def req_all_open_orders(s: Session, r: FieldReader) -> None:
+    r.int("version")
+    _send_open_orders(s, broker_of(s).open_orders())
 
 
 @handles(Req.AUTO_OPEN_ORDERS)
 def req_auto_open_orders(s: Session, r: FieldReader) -> None:
     r.int("version")
-    r.bool("autoBind")
+    bind = r.bool("autoBind")
+    broker_of(s)
+    if s.client_id != 0:
+        raise SimError(321, "reqAutoOpenOrders can only be called from client id 0")
+    s.state["auto_bind"] = bind
 
 
 @handles(Req.COMPLETED_ORDERS)
 def req_completed_orders(s: Session, r: FieldReader) -> None:
     r.bool("apiOnly")
+    broker_of(s)
+    # completed orders are reported through openOrder/orderStatus and executions; the
+    # completedOrder message itself is not produced (see README: simplified)
     s.send(Msg.COMPLETED_ORDERS_END)
 
 
@@ -30,4 +138,28 @@ def req_completed_orders(s: Session, r: FieldReader) -> None:
 def req_executions(s: Session, r: FieldReader) -> None:
     r.int("version")
     req_id = r.int("reqId")
+    client = r.int("clientId", default=0) if r.remaining else 0
+    account = r.str("acctCode") if r.remaining else ""
+    since = r.str("time") if r.remaining else ""
+    symbol = r.str("symbol").upper() if r.remaining else ""
+    sec_type = r.str("secType").upper() if r.remaining else ""
+    exchange = r.str("exchange").upper() if r.remaining else ""
+    side = r.str("side").upper() if r.remaining else ""
+    broker = broker_of(s)
+    t0 = 0.0
+    if since.strip():
+        from ..history import parse_end
+
+        t0 = parse_end(since.replace("-", " ", 1) if "-" in since[:9] else since, float("inf"))
+    for fill in broker.fills:
+        inst = s.gateway.universe.get(fill.con_id)
+        if inst is None:
+            continue
+        if (client and fill.client_id != client) or (account and fill.account != account) \
+                or (symbol and inst.symbol != symbol) or (sec_type and inst.secType != sec_type) \
+                or (exchange and fill.exchange != exchange) or (side and fill.side != {"BUY": "BOT", "SELL": "SLD"}
+                                                                .get(side, side)) or fill.time < t0:
+            continue
+        s.send(*P.exec_details(req_id, fill, inst))
+        s.send(*P.commission_report(fill))
     s.send(Msg.EXECUTION_DATA_END, 1, req_id)

@@ -27,6 +27,10 @@ class FieldReader:
         self.pos += 1
         return value
 
+    def peek(self) -> str:
+        """The next field without consuming it ("" at the end)."""
+        return self.fields[self.pos] if self.pos < len(self.fields) else ""
+
     def str(self, what: str = "string") -> str:
         """The next field as text."""
         return self._next(what)
