@@ -58,6 +58,28 @@ class RecordingApp(EWrapper, EClient):
     def securityDefinitionOptionParameterEnd(self, reqId):  # noqa: N802, ANN001
         self._rec("secDefOptParamsEnd", reqId)
 
+    def openOrder(self, orderId, contract, order, orderState):  # noqa: N802, ANN001
+        self._rec("openOrder", orderId, contract, order, orderState)
+
+    def orderStatus(self, orderId, status, filled, remaining, avgFillPrice, permId, parentId,  # noqa: N802, ANN001
+                    lastFillPrice, clientId, whyHeld, mktCapPrice):  # noqa: ANN001
+        self._rec("orderStatus", orderId, status, float(filled), float(remaining), avgFillPrice)
+
+    def execDetails(self, reqId, contract, execution):  # noqa: N802, ANN001
+        self._rec("execDetails", reqId, contract, execution)
+
+    def commissionAndFeesReport(self, report):  # noqa: N802, ANN001
+        self._rec("commission", report)
+
+    def position(self, account, contract, position, avgCost):  # noqa: ANN001
+        self._rec("position", account, contract.symbol, float(position), avgCost)
+
+    def updateAccountValue(self, key, val, currency, accountName):  # noqa: N802, ANN001
+        self._rec("accountValue", key, val, currency, accountName)
+
+    def pnl(self, reqId, dailyPnL, unrealizedPnL, realizedPnL):  # noqa: ANN001
+        self._rec("pnl", reqId, dailyPnL, unrealizedPnL, realizedPnL)
+
     def managedAccounts(self, accountsList):  # noqa: N802, ANN001
         self._rec("managedAccounts", accountsList)
 

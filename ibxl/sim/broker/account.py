@@ -88,12 +88,8 @@ class Account:
             self.cash[cur] = self.cash.get(cur, 0.0) + realized
         else:
             self.cash[cur] = self.cash.get(cur, 0.0) - signed_qty * unit_cost - commission
-        if pos.quantity == 0:
-            self.positions.pop(inst.conId, None)
-            if realized and inst.conId not in self.positions:
-                pass
-        else:
-            self.positions[inst.conId] = pos
+        # a closed position stays (at zero) so that clients hear it went to zero, as TWS reports it
+        self.positions[inst.conId] = pos
         return realized
 
 
@@ -122,7 +118,7 @@ class Valuation:
         rows = []
         for pos in acct.positions.values():
             inst = self.universe.get(pos.con_id)
-            if inst is None:
+            if inst is None or pos.quantity == 0:
                 continue
             price = self.market.price(inst)
             mult = inst.multiplier_value

@@ -140,6 +140,12 @@ class Broker:
                              ("meta", "perm_id", order.perm_id)])
         self.orders[order.order_id] = order
         self._set_status(order, "PendingSubmit")
+        if order.oca_group and order.oca_type in (0, 1) and any(
+                o is not order and o.oca_group == order.oca_group and o.account == order.account
+                and o.status == "Filled" for o in self.orders.values()):
+            # joining a one-cancels-all group that has already filled: cancelled at once, as at IB
+            self._set_status(order, "Cancelled")
+            return None
         self._activate_group(order)
         return None
 
