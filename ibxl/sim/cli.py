@@ -20,11 +20,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="'always': markets never close (default); 'exchange': real sessions, weekends, holidays")
     p.add_argument("--accounts", default="DU1234567", help="comma-separated paper account ids")
     p.add_argument("--trusted-ip", action="append", default=[], help="also accept clients from this address")
-    p.add_argument("--state-dir", type=Path, default=None, help="where the paper account is kept")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where the paper account is kept (default: the user data directory, ibxl/sim)")
+    p.add_argument("--memory", action="store_true", help="keep the paper account in memory only (nothing saved)")
     p.add_argument("--reset", action="store_true", help="start the paper account afresh")
     p.add_argument("--read-only", action="store_true", help="reject orders, as TWS's read-only API mode does")
     p.add_argument("--tick-interval", type=float, default=0.25, help="seconds between streamed updates")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
+
+
+def default_state_dir() -> Path:
+    """The paper account's home when none is given: the user data directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ibxl")) / "sim"
 
 
 def config_from_args(a: argparse.Namespace) -> SimConfig:
@@ -32,7 +41,8 @@ def config_from_args(a: argparse.Namespace) -> SimConfig:
     return SimConfig(
         host=a.host, port=a.port, seed=a.seed, hours=a.hours,
         accounts=tuple(x.strip() for x in a.accounts.split(",") if x.strip()),
-        trusted_ips=tuple(a.trusted_ip), state_dir=a.state_dir, reset=a.reset,
+        trusted_ips=tuple(a.trusted_ip), state_dir=None if a.memory else (a.state_dir or default_state_dir()),
+        reset=a.reset,
         read_only=a.read_only, tick_interval=a.tick_interval,
     )
 
