@@ -19,3 +19,15 @@ class Clock:
     def now(self) -> datetime:
         """The current moment as an aware UTC datetime."""
         return datetime.fromtimestamp(self.time(), UTC)
+
+
+class FrozenClock(Clock):
+    """A clock stopped at one moment (tests that compare the gateway's answers with its model)."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__(0.0)
+        self.at = at
+
+    def time(self) -> float:
+        """Always the frozen moment."""
+        return self.at

@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from .clock import Clock
 from .config import SimConfig
 from .server import Gateway
 
@@ -18,8 +19,9 @@ class SimGateway:
     ...     ib.connect(gw.host, gw.port, clientId=1)
     """
 
-    def __init__(self, config: SimConfig | None = None, **options: Any) -> None:
+    def __init__(self, config: SimConfig | None = None, *, clock: Clock | None = None, **options: Any) -> None:
         self.config = config or SimConfig(**options)
+        self.clock = clock
         self.gateway: Gateway | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -46,7 +48,7 @@ class SimGateway:
         def main() -> None:
             asyncio.set_event_loop(self._loop)
             try:
-                self.gateway = Gateway(self.config)
+                self.gateway = Gateway(self.config, self.clock)
                 self._loop.run_until_complete(self.gateway.start())
             except BaseException as exc:  # report start-up failures to the caller
                 ready.set_exception(exc)

@@ -98,6 +98,8 @@ class MarketDataStream:
             self._send_field(name, value, q)
         if self.inst.is_option:
             self._send_greeks(moment, q)
+        if 292 in self.generic and first:
+            self._send_news(moment)
         if self.generic and (first or now - self.last_slow >= SLOW_REFRESH):
             self.last_slow = now
             self._send_generic(moment, q)
@@ -106,6 +108,17 @@ class MarketDataStream:
             s.send_update(*T.string_tick(self.req_id, "rt_volume",
                                          f"{q.last};{int(q.last_size)};{int(moment * 1000)};{int(q.volume)};"
                                          f"{vwap:.6f};true"))
+
+    def _send_news(self, moment: float) -> None:
+        """Recent headlines as news ticks (generic tick 292)."""
+        news = self.session.gateway.models.get("news")
+        if news is None:
+            return
+        index = self.session.gateway.models.setdefault("news_index", {})
+        for h in news.headlines(self.inst, moment - 3 * 86400, moment, ["BRFG", "BRFUPDN", "DJNL"], 5):
+            index[h.article_id] = h
+            self.session.send_update(*T.news_tick(self.req_id, int(h.time * 1000), h.provider, h.article_id,
+                                                  h.headline))
 
     def _send_field(self, name: str, value: float, q: Quote) -> None:
         s = self.session

@@ -145,3 +145,8 @@ def realtime_bar(req_id: int, ts: int, o: float, h: float, lo: float, c: float, 
                  count: int) -> list[object]:
     """realtimeBar: one five-second bar."""
     return [Msg.REAL_TIME_BARS, 3, req_id, ts, o, h, lo, c, _num(volume), wap, count]
+
+
+def news_tick(req_id: int, ms: int, provider: str, article_id: str, headline: str) -> list[object]:
+    """tickNews: one headline on a market-data line (generic tick 292)."""
+    return [Msg.TICK_NEWS, req_id, ms, provider, article_id, headline, ""]
