@@ -3,6 +3,11 @@ P&L, brackets, OCA groups, conditions, rejects, persistence and read-only mode."
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time as _time
+
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Order, PriceCondition, Stock, StopOrder
 
@@ -232,3 +237,83 @@ def test_account_summary_tags_and_executions_filter(trader):
     fills = trader.reqExecutions(ExecutionFilter(symbol="PEP"))
     assert fills and all(f.contract.symbol == "PEP" for f in fills)
     assert not trader.reqExecutions(ExecutionFilter(symbol="ZZZ"))
+
+
+def test_in_the_money_option_is_exercised_at_expiry():
+    from ib_async import Option
+
+    from ibxl.sim.clock import FrozenClock
+
+    clock = FrozenClock(_time.time())
+    with SimGateway(SimConfig(seed=4, tick_interval=0.05), clock=clock) as gw:
+        ib = IB()
+        ib.connect(gw.host, gw.port, clientId=1)
+        und = _stock(ib, "AAPL")
+        chain = ib.reqSecDefOptParams("AAPL", "", "STK", und.conId)[0]
+        expiry = sorted(chain.expirations)[0]
+        spot = ib.reqTickers(und)[0].marketPrice()
+        strike = max(k for k in chain.strikes if k < spot * 0.9)
+        opt = Option("AAPL", expiry, strike, "C", "SMART", tradingClass=chain.tradingClass)
+        ib.qualifyContracts(opt)
+        ib.placeOrder(opt, MarketOrder("BUY", 1))
+        ib.sleep(0.5)
+        nlv_before = _value(ib, "NetLiquidation")
+        assert {p.contract.conId: p.position for p in ib.positions()}[opt.conId] == 1
+        # move time past the expiry (16:00 New York on the last trading day)
+        exp_ts = gw.call(lambda g: g.market.years_to_expiry(g.universe.get(opt.conId), clock.at) * 365 * 86400)
+        clock.at += exp_ts + 60
+        ib.sleep(1.0)
+        positions = {p.contract.conId: p.position for p in ib.positions()}
+        assert positions.get(opt.conId, 0) == 0
+        assert positions[und.conId] == 100
+        ib.sleep(3.2)
+        assert _value(ib, "NetLiquidation") == pytest.approx(nlv_before, rel=0.01)
+        ib.disconnect()
+
+
+def _spawn_gateway(port: int, state_dir) -> subprocess.Popen:  # noqa: ANN001
+    proc = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--state-dir", str(state_dir),
+                             "--tick-interval", "0.05", "--seed", "6"])
+    deadline = _time.monotonic() + 20
+    while _time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
+            return proc
+        except OSError:
+            _time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError("gateway did not start")
+
+
+def test_killed_gateway_keeps_position_cash_and_gtc_order(tmp_path):
+    import signal
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _spawn_gateway(port, tmp_path)
+    try:
+        ib = IB()
+        ib.connect("127.0.0.1", port, clientId=1)
+        c = _stock(ib, "WMT")
+        ib.placeOrder(c, MarketOrder("BUY", 40))
+        t = ib.reqMktData(c)
+        ib.sleep(0.6)
+        gtc = ib.placeOrder(c, LimitOrder("SELL", 40, round(t.ask * 1.5, 2), tif="GTC"))
+        ib.sleep(0.3)
+        cash = _value(ib, "TotalCashValue")
+        ib.disconnect()
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no clean shutdown
+        proc.wait(10)
+    proc = _spawn_gateway(port, tmp_path)
+    try:
+        ib = IB()
+        ib.connect("127.0.0.1", port, clientId=1)
+        assert {p.contract.symbol: p.position for p in ib.positions()}["WMT"] == 40
+        assert _value(ib, "TotalCashValue") == pytest.approx(cash, abs=0.01)
+        assert gtc.order.orderId in [x.order.orderId for x in ib.openTrades()]
+        ib.disconnect()
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -311,6 +311,12 @@ class Broker:
 
     def on_pulse(self, now: float, only: list[SimOrder] | None = None) -> None:
         """Trigger, fill or expire working orders against the market at ``now``."""
+        if only is None and now - getattr(self, "_last_expiry_check", 0.0) >= 30.0:
+            self._last_expiry_check = now
+            try:
+                self.settle_expired_options(now)
+            except Exception:  # never let settlement stop the working of orders
+                log.exception("settling expired options failed")
         for order in list(only if only is not None else self.orders.values()):
             if order.is_done or order.what_if or order.status in ("PendingSubmit",):
                 continue
@@ -326,6 +332,33 @@ class Broker:
                 self._work(order, inst, now)
             except Exception:
                 log.exception("working order %s failed", order.order_id)
+
+    def settle_expired_options(self, now: float) -> None:
+        """Exercise in-the-money options at expiry into their underlying; let the others lapse."""
+        for acct in self.accounts.values():
+            for pos in list(acct.positions.values()):
+                inst = self.universe.get(pos.con_id)
+                if inst is None or not inst.is_option or pos.quantity == 0:
+                    continue
+                if self.market.years_to_expiry(inst, now) > 0:
+                    continue
+                und = self.universe.get(inst.underConId)
+                if und is None:
+                    continue
+                spot = self.market.price(und, now)
+                itm = spot - inst.strike if inst.right == "C" else inst.strike - spot
+                day = self._day()
+                qty = pos.quantity
+                # the option leaves the book at its intrinsic value (zero when out of the money)
+                acct.apply_fill(inst, -qty, max(itm, 0.0), 0.0, day)
+                if itm > 0.01 and und.secType == "STK":
+                    shares = qty * inst.multiplier_value * (1 if inst.right == "C" else -1)
+                    # shares change hands at the strike: booked as closing the option at its intrinsic value
+                    # and trading the shares at spot, which nets to the strike in cash
+                    acct.apply_fill(und, shares, spot, 0.0, day)
+                log.info("option %s settled at expiry (%s)", inst.localSymbol, "exercised" if itm > 0 else "lapsed")
+                self.store.put("accounts", acct.account_id, acct.to_json())
+                self._emit("account", acct.account_id)
 
     def _work(self, order: SimOrder, inst: Instrument, now: float) -> None:
         if order.tif == "GTD" and order.good_till_date and _parse_time(order.good_till_date) <= now:
