@@ -28,9 +28,9 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["connect", "disconnect", "client", "status", "Client"], "connection"),
     **dict.fromkeys(["parse_contract", "contract_text", "resolve", "ContractSpec"], "contracts"),
-    **dict.fromkeys(["quotes", "quote", "subscribe", "unsubscribe", "QuoteHandle", "QuoteSnapshot"], "quotes"),
-    **dict.fromkeys(["history"], "history"),
-    **dict.fromkeys(["option_chain", "expiries", "strikes"], "options"),
+    **dict.fromkeys(["quotes", "quote", "subscribe", "unsubscribe", "QuoteHandle", "QuoteSnapshot"], "live"),
+    **dict.fromkeys(["history"], "bars"),
+    **dict.fromkeys(["option_chain", "expiries", "strikes"], "chains"),
     **dict.fromkeys(["positions", "portfolio", "account_summary", "account_value", "pnl"], "account"),
     **dict.fromkeys(["orders", "executions", "order", "cancel", "what_if", "trading_mode", "OrderResult"],
                     "trading"),

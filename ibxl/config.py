@@ -1,0 +1,105 @@
+"""ibxl's settings: function arguments, then environment variables, then the user's config file.
+
+The config file is TOML at ``platformdirs.user_config_dir("ibxl")/config.toml``, e.g.::
+
+    host = "127.0.0.1"
+    port = 7497
+    client_id = 7
+    trading = "paper"          # off (default) | paper | live
+    max_order_quantity = 1000
+    max_order_notional = 250000
+    price_band = 0.05
+
+No credentials are ever stored: TWS or IB Gateway holds the login.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+TRADING_MODES = ("off", "paper", "live")
+
+
+def config_path() -> Path:
+    """Where the user's config file lives (``IBXL_CONFIG`` overrides it)."""
+    env = os.environ.get("IBXL_CONFIG")
+    return Path(env) if env else Path(platformdirs.user_config_dir("ibxl")) / "config.toml"
+
+
+@dataclass
+class Settings:
+    """Everything ibxl needs to know to connect and to guard orders."""
+
+    host: str = "127.0.0.1"
+    port: int = 7497
+    client_id: int = 17
+    account: str = ""
+    sim: bool = False
+    trading: str = "off"
+    allow_live: bool = False
+    max_order_quantity: float = 10_000
+    max_order_notional: float = 1_000_000
+    price_band: float = 0.05
+    cache_dir: str = ""
+    data_dir: str = ""
+    timeout: float = 10.0
+
+    @property
+    def cache_path(self) -> Path:
+        """Directory of the bar store."""
+        return Path(self.cache_dir or platformdirs.user_cache_dir("ibxl"))
+
+    @property
+    def data_path(self) -> Path:
+        """Directory of ibxl's own records (order keys)."""
+        return Path(self.data_dir or platformdirs.user_data_dir("ibxl"))
+
+
+_ENV = {"host": "IBXL_HOST", "port": "IBXL_PORT", "client_id": "IBXL_CLIENT_ID", "account": "IBXL_ACCOUNT",
+        "sim": "IBXL_SIM", "trading": "IBXL_TRADING", "allow_live": "IBXL_ALLOW_LIVE", "cache_dir": "IBXL_CACHE_DIR",
+        "data_dir": "IBXL_DATA_DIR", "max_order_quantity": "IBXL_MAX_ORDER_QUANTITY",
+        "max_order_notional": "IBXL_MAX_ORDER_NOTIONAL", "price_band": "IBXL_PRICE_BAND"}
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is bool or isinstance(kind, str) and kind == "bool":
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    try:
+        if kind in (int, "int"):
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {name}={value!r} is not a number") from None
+    return str(value)
+
+
+def load(**overrides: Any) -> Settings:
+    """Settings from arguments (non-None ``overrides``), then environment, then config file."""
+    merged: dict[str, Any] = {}
+    path = config_path()
+    if path.exists():
+        try:
+            merged.update(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+    for name, var in _ENV.items():
+        if os.environ.get(var, "") != "":
+            merged[name] = os.environ[var]
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    kinds = {f.name: f.type for f in fields(Settings)}
+    unknown = sorted(set(merged) - set(kinds))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)} in {path}; known: {', '.join(kinds)}")
+    values = {k: _coerce(k, v, kinds[k]) for k, v in merged.items()}
+    settings = Settings(**values)
+    settings.trading = settings.trading.strip().lower()
+    if settings.trading not in TRADING_MODES:
+        raise ValueError(f"trading={settings.trading!r}; use one of {', '.join(TRADING_MODES)}")
+    return settings

@@ -1,0 +1,350 @@
+"""Live quotes: one market-data line per contract however many cells, panels and callers want it,
+and a latest-quote cache any thread reads in microseconds without touching the event loop."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import pandas as pd
+from ib_async import Contract, Ticker
+
+from .contracts import contract_text, parse_contract, resolve
+from .errors import IBXLError
+
+#: lines nobody holds are released after this many seconds without a read
+IDLE_SECONDS = 60.0
+#: IB's default allowance of simultaneous market-data lines
+MAX_LINES = 100
+
+#: RTD topic names (Excel's IB_QUOTE fields) -> snapshot attribute
+FIELDS = {"bid": "bid", "ask": "ask", "last": "last", "bidsize": "bid_size", "asksize": "ask_size",
+          "lastsize": "last_size", "volume": "volume", "open": "open", "high": "high", "low": "low",
+          "close": "close", "change": "change", "changepct": "change_pct", "mid": "mid", "iv": "iv",
+          "delta": "delta", "gamma": "gamma", "vega": "vega", "theta": "theta", "undprice": "und_price"}
+TOPICS = ("Bid", "Ask", "Last", "BidSize", "AskSize", "LastSize", "Volume", "Open", "High", "Low", "Close", "Change",
+          "ChangePct", "Mid", "IV", "Delta", "Gamma", "Vega", "Theta", "UndPrice")
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class QuoteSnapshot:
+    """The latest quote of one contract (NaN where unknown)."""
+
+    contract: str
+    symbol: str
+    bid: float = NAN
+    ask: float = NAN
+    last: float = NAN
+    bid_size: float = NAN
+    ask_size: float = NAN
+    last_size: float = NAN
+    volume: float = NAN
+    open: float = NAN
+    high: float = NAN
+    low: float = NAN
+    close: float = NAN
+    change: float = NAN
+    change_pct: float = NAN
+    mid: float = NAN
+    iv: float = NAN
+    delta: float = NAN
+    gamma: float = NAN
+    vega: float = NAN
+    theta: float = NAN
+    und_price: float = NAN
+    open_interest: float = NAN
+    time: pd.Timestamp | None = None
+    stale: bool = False
+    updated: float = 0.0
+
+    @property
+    def has_data(self) -> bool:
+        """True once any price has arrived."""
+        return not (math.isnan(self.bid) and math.isnan(self.ask) and math.isnan(self.last))
+
+
+COLUMNS = [f.name for f in fields(QuoteSnapshot) if f.name not in ("contract", "updated", "open_interest")]
+
+
+def _num(v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return NAN
+    return NAN if x == -1 or math.isinf(x) else x
+
+
+def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
+    """Build a snapshot from an ib_async Ticker."""
+    bid, ask, last, close = _num(t.bid), _num(t.ask), _num(t.last), _num(t.close)
+    ref = last if not math.isnan(last) else ((bid + ask) / 2 if not math.isnan(bid + ask) else NAN)
+    g = t.modelGreeks
+    oi = _num(t.callOpenInterest) if t.contract and t.contract.right == "C" else _num(t.putOpenInterest)
+    return QuoteSnapshot(
+        contract=key, symbol=t.contract.symbol if t.contract else "", bid=bid, ask=ask, last=last,
+        bid_size=_num(t.bidSize), ask_size=_num(t.askSize), last_size=_num(t.lastSize), volume=_num(t.volume),
+        open=_num(t.open), high=_num(t.high), low=_num(t.low), close=close,
+        change=ref - close if close == close else NAN,
+        change_pct=(ref - close) / close * 100 if close == close and close else NAN,
+        mid=(bid + ask) / 2 if not math.isnan(bid + ask) else NAN,
+        iv=_num(g.impliedVol) if g else NAN, delta=_num(g.delta) if g else NAN, gamma=_num(g.gamma) if g else NAN,
+        vega=_num(g.vega) if g else NAN, theta=_num(g.theta) if g else NAN, und_price=_num(g.undPrice) if g else NAN,
+        open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())
+
+
+class Line:
+    """One market-data subscription and its latest snapshot."""
+
+    __slots__ = ("key", "contract", "refs", "last_read", "snapshot", "version", "ticker")
+
+    def __init__(self, key: str, contract: Contract) -> None:
+        self.key = key
+        self.contract = contract
+        self.refs = 0
+        self.last_read = time.monotonic()
+        self.snapshot = QuoteSnapshot(key, contract.symbol)
+        self.version = 0
+        self.ticker: Ticker | None = None
+
+
+class QuoteHandle:
+    """A caller's hold on a line: read ``snapshot()``; ``version`` changes with every update."""
+
+    def __init__(self, registry: Registry, line: Line, owner: object | None) -> None:
+        self._registry = registry
+        self._line = line
+        self.owner = owner
+        self.released = False
+
+    @property
+    def contract(self) -> str:
+        """Canonical text of the contract."""
+        return self._line.key
+
+    @property
+    def version(self) -> int:
+        """Increments on every update (cheap change detection)."""
+        return self._line.version
+
+    def snapshot(self) -> QuoteSnapshot:
+        """The latest quote."""
+        line = self._line
+        line.last_read = time.monotonic()
+        return line.snapshot
+
+    def release(self) -> None:
+        """Give the line back (it closes once idle)."""
+        self._registry.release(self)
+
+
+class Registry:
+    """Reference-counted market-data lines shared by everyone in the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._lines: dict[str, Line] = {}
+        self._by_conid: dict[int, Line] = {}
+        self._aliases: dict[str, str] = {}
+        self._client = None
+        self.max_lines = MAX_LINES
+        self.updates = 0
+
+    # ------------------------------------------------------------ wiring
+    def _attach(self):  # noqa: ANN202 - the connection.Client
+        from .connection import client
+
+        c = client()
+        if self._client is not c:
+            with self._lock:
+                if self._client is not c:
+                    self._lines.clear()
+                    self._by_conid.clear()
+                    self._client = c
+                    c.call(lambda: c.ib.pendingTickersEvent.connect(self._on_tickers))
+                    c.restore_hooks.append(self._restore)
+                    c.state_listeners.append(self._on_state)
+                    c.loop.call_soon_threadsafe(lambda: c.loop.create_task(self._janitor()))
+        return c
+
+    def _on_tickers(self, tickers: set[Ticker]) -> None:
+        # runs on the loop thread: swap in new immutable snapshots, readers never lock
+        for t in tickers:
+            line = self._by_conid.get(t.contract.conId) if t.contract else None
+            if line is not None:
+                line.snapshot = snapshot_of(line.key, t)
+                line.version += 1
+                self.updates += 1
+
+    def _on_state(self, up: bool) -> None:
+        if not up:
+            for line in list(self._lines.values()):
+                line.snapshot = replace(line.snapshot, stale=True)
+                line.version += 1
+
+    async def _restore(self) -> None:
+        c = self._client
+        for line in list(self._lines.values()):
+            line.ticker = c.ib.reqMktData(line.contract, _generic(line.contract))
+
+    async def _janitor(self) -> None:
+        import asyncio
+
+        while True:
+            await asyncio.sleep(5.0)
+            now = time.monotonic()
+            for line in list(self._lines.values()):
+                if line.refs <= 0 and now - line.last_read > IDLE_SECONDS:
+                    self._close_line(line)
+
+    def _close_line(self, line: Line) -> None:
+        with self._lock:
+            self._lines.pop(line.key, None)
+            self._by_conid.pop(line.contract.conId, None)
+        c = self._client
+        if c is not None and c.connected:
+            c.call(lambda: c.ib.cancelMktData(line.contract))
+
+    # ------------------------------------------------------------ public
+    def key_of(self, text: str | Contract) -> str:
+        """Canonical key of contract text (memoised: the hot path of ``quote``)."""
+        if isinstance(text, Contract):
+            return contract_text(text)
+        key = self._aliases.get(text)
+        if key is None:
+            key = parse_contract(text).text
+            self._aliases[text] = key
+        return key
+
+    def line(self, text: str | Contract) -> Line:
+        """The line of a contract, opening it if needed."""
+        key = self.key_of(text)
+        line = self._lines.get(key)
+        if line is not None:
+            return line
+        c = self._attach()
+        contract = resolve(text if isinstance(text, str) else text)
+        key = contract_text(contract) if not isinstance(text, str) else key
+        with self._lock:
+            line = self._lines.get(key)
+            if line is not None:
+                return line
+            if len(self._lines) >= self.max_lines:
+                self._evict_one()
+            line = Line(key, contract)
+            self._lines[key] = line
+            self._by_conid[contract.conId] = line
+
+        def open_line() -> None:
+            line.ticker = c.ib.reqMktData(contract, _generic(contract))
+
+        c.call(open_line)
+        return line
+
+    def _evict_one(self) -> None:
+        idle = [x for x in self._lines.values() if x.refs <= 0]
+        if not idle:
+            raise IBXLError(f"all {self.max_lines} market-data lines are in use", code=101)
+        self._close_line(min(idle, key=lambda x: x.last_read))
+
+    def subscribe(self, text: str | Contract, owner: object | None = None) -> QuoteHandle:
+        """Hold a line open for ``owner`` until the handle is released."""
+        line = self.line(text)
+        with self._lock:
+            line.refs += 1
+        return QuoteHandle(self, line, owner)
+
+    def release(self, handle: QuoteHandle) -> None:
+        """Release a handle (idempotent)."""
+        if handle.released:
+            return
+        handle.released = True
+        with self._lock:
+            handle._line.refs -= 1  # noqa: SLF001
+            handle._line.last_read = time.monotonic()  # noqa: SLF001
+
+    def cached(self, text: str) -> QuoteSnapshot | None:
+        """The cached snapshot of a contract, without opening anything (None if no line)."""
+        key = self._aliases.get(text) or self.key_of(text)
+        line = self._lines.get(key)
+        if line is None:
+            return None
+        line.last_read = time.monotonic()
+        return line.snapshot
+
+    def lines_open(self) -> int:
+        """Market-data lines currently open."""
+        return len(self._lines)
+
+
+def _generic(contract: Contract) -> str:
+    return "101" if contract.secType in ("OPT", "FOP") else ""
+
+
+_registry = Registry()
+
+
+def registry() -> Registry:
+    """The process-wide line registry."""
+    return _registry
+
+
+def subscribe(contract: str, owner: object | None = None) -> QuoteHandle:
+    """Hold a live quote line for ``contract``; read ``handle.snapshot()``; ``unsubscribe`` when done."""
+    return _registry.subscribe(contract, owner)
+
+
+def unsubscribe(handle: QuoteHandle) -> None:
+    """Release a handle from :func:`subscribe`."""
+    _registry.release(handle)
+
+
+def _field_name(field: str) -> str:
+    name = FIELDS.get(field.replace("_", "").replace(" ", "").lower())
+    if name is None:
+        raise ValueError(f"field {field!r} - expected one of {', '.join(TOPICS)}")
+    return name
+
+
+def quote(contract: str, field: str = "last") -> float:
+    """One field of the latest quote, from the cache (NaN until the first tick arrives).
+
+    ``field`` is an IB RTD topic name, case-insensitive: Bid, Ask, Last, BidSize, AskSize,
+    LastSize, Volume, Open, High, Low, Close, Change, ChangePct, Mid, IV, Delta, Gamma, Vega,
+    Theta, UndPrice.
+    """
+    name = _field_name(field)
+    snap = _registry.cached(contract)
+    if snap is None:
+        snap = _registry.line(contract).snapshot
+    return getattr(snap, name)
+
+
+def quotes(contracts: str | list[str], fields: list[str] | None = None, *, wait: float = 2.0) -> pd.DataFrame:
+    """Latest quotes of several contracts as a DataFrame indexed by canonical contract text.
+
+    Subscribes (shared with every other caller) and waits up to ``wait`` seconds for first ticks.
+    Columns: symbol, bid, ask, last, bid_size, ask_size, last_size, volume, open, high, low, close,
+    change, change_pct, mid, iv, delta, gamma, vega, theta, und_price, time, stale.
+    """
+    items = [contracts] if isinstance(contracts, str) else list(contracts)
+    handles = [_registry.subscribe(c, owner="quotes()") for c in items]
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not all(h.snapshot().has_data for h in handles):
+            time.sleep(0.02)
+        rows = [h.snapshot() for h in handles]
+    finally:
+        for h in handles:
+            h.release()
+    df = pd.DataFrame([{c: getattr(r, c) for c in COLUMNS} for r in rows],
+                      index=pd.Index([r.contract for r in rows], name="contract"))
+    df["time"] = pd.to_datetime(df["time"], utc=True)
+    df["stale"] = df["stale"].astype(bool)
+    if fields:
+        names = [_field_name(f) if f not in COLUMNS else f for f in fields]
+        df = df[names]
+    return df
