@@ -17,6 +17,11 @@ CHAIN_COLUMNS = ["contract", "expiry", "strike", "right", "bid", "ask", "last", 
                  "iv", "delta", "gamma", "vega", "theta", "und_price"]
 
 
+def _greek(v: object) -> float:
+    """A greek as a float: -1 is a real delta, so only missing values become NaN."""
+    return float("nan") if v is None else float(v)  # type: ignore[arg-type]
+
+
 def _num(v: object) -> float:
     try:
         x = float(v)  # type: ignore[arg-type]
@@ -102,7 +107,10 @@ def option_chain(underlying: str, expiries: object = None, strikes: object = Non
         for i in range(0, len(contracts), budget):
             batch = contracts[i:i + budget]
             tickers = [c.ib.reqMktData(o, "101") for o in batch]
-            deadline = time.monotonic() + wait
+            # requests leave at ibxl's pacing rate, so the wait starts when the last one can have gone
+            from .connection import MESSAGES_PER_SECOND
+
+            deadline = time.monotonic() + wait + len(batch) / MESSAGES_PER_SECOND
             while time.monotonic() < deadline and not all(t.modelGreeks for t in tickers):
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.05)  # open interest rides right behind the first quote
@@ -113,9 +121,9 @@ def option_chain(underlying: str, expiries: object = None, strikes: object = Non
                 rows.append({"contract": contract_text(o), "expiry": o.lastTradeDateOrContractMonth,
                              "strike": o.strike, "right": o.right, "bid": bid, "ask": ask, "last": _num(t.last),
                              "mid": (bid + ask) / 2, "volume": _num(t.volume), "open_interest": _num(oi),
-                             "iv": _num(g.impliedVol) if g else math.nan, "delta": _num(g.delta) if g else math.nan,
-                             "gamma": _num(g.gamma) if g else math.nan, "vega": _num(g.vega) if g else math.nan,
-                             "theta": _num(g.theta) if g else math.nan,
+                             "iv": _num(g.impliedVol) if g else math.nan, "delta": _greek(g.delta) if g else math.nan,
+                             "gamma": _greek(g.gamma) if g else math.nan, "vega": _greek(g.vega) if g else math.nan,
+                             "theta": _greek(g.theta) if g else math.nan,
                              "und_price": _num(g.undPrice) if g else math.nan})
                 c.ib.cancelMktData(o)
         return rows

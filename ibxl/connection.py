@@ -251,6 +251,9 @@ def connect(host: str | None = None, port: int | None = None, client_id: int | N
             c.close()
             raise
         _client = c
+        from .live import registry
+
+        registry().reset()
         return c
 
 

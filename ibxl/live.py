@@ -70,6 +70,11 @@ class QuoteSnapshot:
 COLUMNS = [f.name for f in fields(QuoteSnapshot) if f.name not in ("contract", "updated", "open_interest")]
 
 
+def _greek(v: object) -> float:
+    """A greek as a float: -1 is a real delta, so only missing values become NaN."""
+    return float("nan") if v is None else float(v)  # type: ignore[arg-type]
+
+
 def _num(v: Any) -> float:
     try:
         x = float(v)
@@ -91,8 +96,8 @@ def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
         change=ref - close if close == close else NAN,
         change_pct=(ref - close) / close * 100 if close == close and close else NAN,
         mid=(bid + ask) / 2 if not math.isnan(bid + ask) else NAN,
-        iv=_num(g.impliedVol) if g else NAN, delta=_num(g.delta) if g else NAN, gamma=_num(g.gamma) if g else NAN,
-        vega=_num(g.vega) if g else NAN, theta=_num(g.theta) if g else NAN, und_price=_num(g.undPrice) if g else NAN,
+        iv=_num(g.impliedVol) if g else NAN, delta=_greek(g.delta) if g else NAN, gamma=_greek(g.gamma) if g else NAN,
+        vega=_greek(g.vega) if g else NAN, theta=_greek(g.theta) if g else NAN, und_price=_num(g.undPrice) if g else NAN,
         open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())
 
 
@@ -170,6 +175,13 @@ class Registry:
                     c.loop.call_soon_threadsafe(lambda: c.loop.create_task(self._janitor()))
         return c
 
+    def reset(self) -> None:
+        """Forget every line (a new connection was made)."""
+        with self._lock:
+            self._lines.clear()
+            self._by_conid.clear()
+            self._client = None
+
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         # runs on the loop thread: swap in new immutable snapshots, readers never lock
         for t in tickers:
@@ -221,11 +233,11 @@ class Registry:
 
     def line(self, text: str | Contract) -> Line:
         """The line of a contract, opening it if needed."""
+        c = self._attach()  # a new connection starts with a clean set of lines
         key = self.key_of(text)
         line = self._lines.get(key)
         if line is not None:
             return line
-        c = self._attach()
         contract = resolve(text if isinstance(text, str) else text)
         key = contract_text(contract) if not isinstance(text, str) else key
         with self._lock:

@@ -48,3 +48,30 @@ def raw_socket(host: str, port: int) -> socket.socket:
     """A plain TCP socket to the gateway, for wire-level tests."""
     sock = socket.create_connection((host, port), timeout=5)
     return sock
+
+
+@pytest.fixture(scope="module")
+def ibxl_sim(tmp_path_factory):
+    """ibxl connected to its own embedded gateway, with a private cache and data directory."""
+    import os
+
+    import ibxl
+
+    base = tmp_path_factory.mktemp("ibxl")
+    saved = {k: os.environ.get(k) for k in ("IBXL_CACHE_DIR", "IBXL_DATA_DIR", "IBXL_TRADING", "IBXL_CONFIG")}
+    os.environ["IBXL_CACHE_DIR"] = str(base / "cache")
+    os.environ["IBXL_DATA_DIR"] = str(base / "data")
+    os.environ["IBXL_CONFIG"] = str(base / "config.toml")
+    os.environ.pop("IBXL_TRADING", None)
+    from ibxl import bars, trading
+
+    bars._store = None  # noqa: SLF001 - each module gets a fresh store in its own directory
+    trading._keys = None  # noqa: SLF001
+    client = ibxl.connect(sim=True)
+    yield client
+    ibxl.disconnect()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

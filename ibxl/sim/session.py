@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,8 @@ class Session:
         self._flush_scheduled = False
         #: any per-session state a handler module keeps, by module name
         self.state: dict[str, Any] = {}
-        self._recent: deque[float] = deque()
+        self._tokens = float(gateway.config.limits.msgs_per_second)
+        self._tokens_at = time.monotonic()
         self._abuse_second = 0
         self._abuse_streak = 0
         self._rate_error_second = 0
@@ -179,13 +179,14 @@ class Session:
         return True
 
     def _over_rate(self) -> bool:
+        """A token bucket of one second's allowance refilled at the limit: bursts caused by network or
+        scheduling lag pass, a sustained rate above the limit does not."""
         limit = self.gateway.config.limits.msgs_per_second
         now = time.monotonic()
-        recent = self._recent
-        recent.append(now)
-        while recent and now - recent[0] > 1.0:
-            recent.popleft()
-        if len(recent) <= limit:
+        self._tokens = min(float(limit), self._tokens + (now - self._tokens_at) * limit)
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
             return False
         second = int(now)
         if second != self._abuse_second:
