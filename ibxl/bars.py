@@ -10,6 +10,7 @@ from datetime import timedelta
 import pandas as pd
 
 from .contracts import contract_text, resolve
+from .errors import IBError
 from .scheduler import HistoricalScheduler
 from .store import BAR_COLUMNS, BarStore
 
@@ -159,9 +160,22 @@ def history(contract: str, *, start: object = None, end: object = None, duration
         duration_str = _ib_duration(hi - lo, bar_seconds)
         end_str = hi.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")
         key = (con.conId, end_str, duration_str, size, what, rth)
-        got = await sched.run(lambda: c.ib.reqHistoricalDataAsync(con, end_str, duration_str, size, what, rth, 2,
-                                                                   timeout=120),
-                              key=key, contract_key=(con.conId, what), bar_seconds=bar_seconds, what=what)
+        errors: list[tuple[int, str]] = []
+
+        def on_error(req_id: int, code: int, msg: str, contract: object) -> None:
+            if getattr(contract, "conId", None) == con.conId and code not in (2104, 2106, 2158):
+                errors.append((code, msg))
+
+        c.ib.errorEvent += on_error
+        try:
+            got = await sched.run(lambda: c.ib.reqHistoricalDataAsync(con, end_str, duration_str, size, what, rth,
+                                                                       2, timeout=120),
+                                  key=key, contract_key=(con.conId, what), bar_seconds=bar_seconds, what=what)
+        finally:
+            c.ib.errorEvent -= on_error
+        if not got and errors:
+            # a refused request is not an empty period: report it, and record nothing as fetched
+            raise IBError(errors[-1][1], code=errors[-1][0])
         return _frame(list(got or []), bar_seconds, tz)
 
     for lo, hi in todo:

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .errors import SimError
+from .errors import MESSAGES, NO_VALID_ID, SimError
 from .instruments import Instrument
 from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar
-from .microstructure import bar as seconds_bar
 
 EXACT_DAYS = 7
 _EPOCH_DAYS = EPOCH.toordinal() - 719163
@@ -44,22 +43,28 @@ _UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 *
 
 
 class HistoryError(SimError):
-    """A historical request TWS would refuse (error 162 or 321 with TWS's wording)."""
+    """A historical request TWS would refuse (error 162 or 321), worded as TWS words it: TWS glues its
+    prefix ("Historical Market Data Service error message:") straight onto the cause."""
+
+    def __init__(self, code: int, detail: str, *, req_id: int = NO_VALID_ID) -> None:
+        super().__init__(code, detail, req_id=req_id)
+        self.text = f"{MESSAGES.get(code, '')}{detail}"
+        self.args = (self.text,)
 
 
 def parse_bar_size(text: str) -> int:
-    """Seconds per bar for an IB bar size setting such as ``"5 mins"``."""
+    """Seconds per bar for an IB bar size setting such as ``"5 mins"`` (also TWS's "1W" and "1M")."""
     norm = " ".join(text.strip().lower().split())
     norm = re.sub(r"^(\d+) (sec|secs|second|seconds)$", r"\1 secs", norm)
     norm = re.sub(r"^1 (mins|minute)$", "1 min", norm)
     norm = re.sub(r"^(\d+) (min|minutes)$", lambda m: f"{m[1]} {'min' if m[1] == '1' else 'mins'}", norm)
     norm = re.sub(r"^(\d+) (hours|hour|hrs|hr)$", lambda m: f"{m[1]} {'hour' if m[1] == '1' else 'hours'}", norm)
-    norm = re.sub(r"^1 (days|d)$", "1 day", norm)
-    norm = re.sub(r"^1 (weeks|w)$", "1 week", norm)
-    norm = re.sub(r"^1 (months)$", "1 month", norm)
+    norm = re.sub(r"^1 ?(days|d)$", "1 day", norm)
+    norm = re.sub(r"^1 ?(weeks|w)$", "1 week", norm)
+    norm = re.sub(r"^1 ?(months|m)$", "1 month", norm)
     if norm not in BAR_SIZES:
-        raise HistoryError(321, f"Invalid bar size {text!r}; "
-                                f"use one of: {', '.join(BAR_SIZES)}")
+        raise HistoryError(321, f"-'bK' : cause - Historical data bar size setting is invalid ({text!r}). "
+                                f"Legal ones are: {', '.join(BAR_SIZES)}")
     return BAR_SIZES[norm]
 
 
@@ -67,8 +72,8 @@ def parse_duration(text: str) -> tuple[int, str]:
     """(count, unit) of an IB duration string such as ``"30 D"``."""
     m = _DURATION.match(text.upper())
     if not m or int(m[1]) <= 0:
-        raise HistoryError(321, f"Historical data query duration "
-                                f"{text!r} is invalid; use an integer and a unit S, D, W, M or Y, e.g. '30 D'")
+        raise HistoryError(321, f"-'bK' : cause - Historical data duration format is invalid ({text!r}): "
+                                "use '<integer> <unit>' with unit S, D, W, M or Y, e.g. '30 D' or '3600 S'")
     return int(m[1]), m[2]
 
 
@@ -218,16 +223,20 @@ class History:
     def _intraday_bars(self, req: HistoryRequest, start: float, end: float) -> list[Bar]:
         inst, secs, cal = req.inst, req.bar_seconds, self._cal(req.inst)
         first = (int(start) // secs) * secs
-        out: list[Bar] = []
+        windows: list[tuple[int, int, int]] = []
         t = first
         day_cache: dict[date, list[tuple[float, float]]] = {}
         while t < end:
             bar_end = min(t + secs, int(end))
             lo_, hi_ = self._clip_to_sessions(cal, t, bar_end, req.rth, day_cache)
             if hi_ > lo_:
-                b = self._bar(inst, lo_, hi_, req.what)
-                out.append(Bar(t, b.open, b.high, b.low, b.close, b.volume, b.wap, b.count))
+                windows.append((t, lo_, hi_))
             t += secs
+        reader = _PathReader(self.market, inst)
+        out: list[Bar] = []
+        for label, lo_, hi_ in windows:
+            b = self._window_bar(reader, lo_, hi_, req.what)
+            out.append(Bar(label, b.open, b.high, b.low, b.close, b.volume, b.wap, b.count))
         return out
 
     def _clip_to_sessions(self, cal: str, a: int, b: int, rth: bool,
@@ -248,39 +257,32 @@ class History:
                 return lo_, hi_
         return 0, 0
 
-    def _bar(self, inst: Instrument, a: int, b: int, what: str) -> Bar:
-        """One bar over [a, b): exact from the minute path (or the second path for short bars)."""
-        market = self.market
-        if b - a <= 120 or inst.is_option or (a % 60 or b % 60):
-            if inst.is_option:
-                step = max(1, (b - a) // 8)
-                prices = np.array([market.price(inst, t) for t in range(a, b + 1, step)])
-                tick = 0.05 if prices[0] >= 3 else 0.01
-                vol = float((inst.conId + a) % 50) if what == "TRADES" else 0.0
-                return self._finish(a, prices[0], prices.max(), prices.min(), prices[-1], vol, float(prices.mean()),
-                                    int(vol > 0), tick, inst, what)
-            raw = seconds_bar(market, inst, a, b - a, "TRADES")
-            return self._finish(a, raw.open, raw.high, raw.low, raw.close, raw.volume, raw.wap, raw.count,
-                                inst.minTick or 0.01, inst, what)
-        owner = market._path_owner(inst)  # noqa: SLF001
-        scale = market.price(inst, a) / market.base_price(owner, a) if inst.secType == "FUT" else 1.0
-        opens, highs, lows, closes, vols = [], [], [], [], []
-        m = a // 60
-        while m < b // 60:
-            day_idx = m // MINUTES - _EPOCH_DAYS
-            bars = market.minute_bars(owner, day_idx)
-            i = m % MINUTES
-            j = min(MINUTES, i + (b // 60 - m))
-            opens.append(bars.open[i]), highs.append(bars.high[i:j].max()), lows.append(bars.low[i:j].min())
-            closes.append(bars.close[j - 1]), vols.append(bars.volume[i:j])
-            m += j - i
-        o, c = opens[0] * scale, closes[-1] * scale
-        h, lo = max(highs) * scale, min(lows) * scale
-        vol_arr = np.concatenate(vols) * market.volume_scale(inst)
-        volume = float(vol_arr.sum())
-        wap = (o + h + lo + c) / 4
-        count = int(np.count_nonzero(vol_arr) * 3)
-        return self._finish(a, o, h, lo, c, volume, wap, count, inst.minTick or 0.01, inst, what)
+    def _window_bar(self, reader: _PathReader, a: int, b: int, what: str) -> Bar:
+        """One bar over [a, b): exact from the minute path, and from the second path for the parts
+        of the window that are not whole minutes (so 5-second bars equal the real-time bars)."""
+        inst = reader.inst
+        if inst.is_option:
+            # options are priced off their underlying's path: sample the model across the bar
+            market = self.market
+            step = max(1, (b - a) // 8)
+            prices = np.array([market.price(inst, t) for t in range(a, b + 1, step)])
+            tick = 0.05 if prices[0] >= 3 else 0.01
+            vol = float((inst.conId + a) % 50) if what == "TRADES" else 0.0
+            return self._finish(a, prices[0], prices.max(), prices.min(), prices[-1], vol, float(prices.mean()),
+                                int(vol > 0), tick, inst, what)
+        m0, m1 = -(-a // 60), b // 60
+        if m0 >= m1:
+            seg = reader.seconds(a, b)
+        else:
+            parts = []
+            if a < m0 * 60:
+                parts.append(reader.seconds(a, m0 * 60))
+            parts.append(reader.minutes(m0, m1))
+            if b > m1 * 60:
+                parts.append(reader.seconds(m1 * 60, b))
+            seg = _Segment.join(parts)
+        return self._finish(a, seg.open, seg.high, seg.low, seg.close, seg.volume, seg.wap, seg.count,
+                            inst.minTick or 0.01, inst, what)
 
     def _finish(self, t: int, o: float, h: float, lo: float, c: float, volume: float, wap: float, count: int,
                 tick: float, inst: Instrument, what: str) -> Bar:
@@ -344,8 +346,7 @@ class History:
         if req.what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
             return self._vol_bar(label, inst, req.what)
         if (end_day - day).days < EXACT_DAYS or inst.is_option:
-            b = self._bar(inst, int(start) // 60 * 60, int(stop) // 60 * 60 if stop - start > 120 else int(stop),
-                          req.what)
+            b = self._window_bar(_PathReader(self.market, inst), int(start), int(stop), req.what)
             if day == end_day and req.what in ("TRADES", "ADJUSTED_LAST", "MIDPOINT"):
                 # today's unfinished bar closes at the live price
                 tick = inst.minTick or 0.01
@@ -372,6 +373,109 @@ class History:
             else float(round(inst.avgVolume * rng.lognormal(0.0, 0.3)))
         wap = (h + lo + c) / 3
         return self._finish(label, o, h, lo, c, volume, wap, int(volume / 250), inst.minTick or 0.01, inst, what)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """OHLC, volume, price x volume and trade count of a stretch of the path (prices unrounded)."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    pv: float
+    count: int
+    mean: float
+    span: int
+
+    @property
+    def wap(self) -> float:
+        """Volume-weighted average price (the time average when nothing traded)."""
+        return self.pv / self.volume if self.volume > 0 else self.mean
+
+    @staticmethod
+    def join(parts: list[_Segment]) -> _Segment:
+        """The segment made of consecutive segments."""
+        span = sum(p.span for p in parts)
+        return _Segment(parts[0].open, max(p.high for p in parts), min(p.low for p in parts), parts[-1].close,
+                        sum(p.volume for p in parts), sum(p.pv for p in parts), sum(p.count for p in parts),
+                        sum(p.mean * p.span for p in parts) / span, span)
+
+
+class _PathReader:
+    """Reads one instrument's stretch of the market's path a minute (or a second) at a time, with
+    numpy slices instead of one price call per second: a day of minute bars costs milliseconds."""
+
+    def __init__(self, market: Market, inst: Instrument) -> None:
+        self.market = market
+        self.inst = inst
+        self.owner = market._path_owner(inst)  # noqa: SLF001 - futures follow their index's path
+        self.vscale = market.volume_scale(inst)
+        self.lot = 100.0 if inst.secType == "STK" else 1.0
+        self.no_volume = inst.secType in ("IND", "CASH")
+        self._carry = inst.secType == "FUT" and bool(inst.tracks)
+        self._second_vols: dict[int, np.ndarray] = {}
+
+    def scale(self, t: float) -> float:
+        """Factor from the path owner's level to this instrument's price (a future's carry)."""
+        if not self._carry:
+            return 1.0
+        return self.market.price(self.inst, t) / self.market.base_price(self.owner, t)
+
+    def minutes(self, m0: int, m1: int) -> _Segment:
+        """Whole minutes [m0, m1) (epoch minutes), straight from the minute bars."""
+        market, owner = self.market, self.owner
+        opens, highs, lows, closes, vols, pvs, means = [], [], [], [], [], [], []
+        count = 0
+        m = m0
+        while m < m1:
+            bars = market.minute_bars(owner, m // MINUTES - _EPOCH_DAYS)
+            i = m % MINUTES
+            j = min(MINUTES, i + (m1 - m))
+            hi, lo, cl = bars.high[i:j], bars.low[i:j], bars.close[i:j]
+            typical = (hi + lo + cl) / 3
+            opens.append(bars.open[i]), highs.append(hi.max()), lows.append(lo.min()), closes.append(cl[-1])
+            if self.no_volume:
+                vol = np.zeros(j - i)
+            else:
+                vol = bars.volume[i:j] * self.vscale
+                if self.vscale != 1.0:  # a future trades whole contracts
+                    vol = np.floor(vol / self.lot) * self.lot
+                # prints in a minute: about one per traded lot, at most one a second (as the tape has)
+                count += int(np.minimum(vol / self.lot, 60).sum())
+            vols.append(vol.sum()), pvs.append((vol * typical).sum()), means.append(typical.mean() * (j - i))
+            m += j - i
+        k = self.scale(m0 * 60)
+        return _Segment(opens[0] * k, max(highs) * k, min(lows) * k, closes[-1] * k, float(sum(vols)),
+                        float(sum(pvs)) * k, count, float(sum(means)) / (m1 - m0) * k, (m1 - m0) * 60)
+
+    def second_volumes(self, minute: int) -> np.ndarray:
+        """The 60 per-second volumes of one epoch minute, as :func:`microstructure.second_volume` gives
+        them one at a time (same draws, vectorised)."""
+        vols = self._second_vols.get(minute)
+        if vols is None:
+            bars = self.market.minute_bars(self.owner, minute // MINUTES - _EPOCH_DAYS)
+            vol = float(bars.volume[minute % MINUTES]) * self.vscale
+            weights = np.random.default_rng([self.inst.conId, 7, minute]).dirichlet(np.ones(60))
+            vols = np.floor(vol * weights / self.lot) * self.lot
+            self._second_vols[minute] = vols
+        return vols
+
+    def seconds(self, s0: int, s1: int) -> _Segment:
+        """Seconds [s0, s1) inside one minute: prices at s0..s1, volume of seconds s0+1..s1, as the
+        real-time bars count them."""
+        minute = s0 // 60
+        path = self.market.second_path(self.owner, minute)
+        prices = path[s0 - minute * 60: s1 - minute * 60 + 1] * self.scale(s0)
+        if self.no_volume:
+            vols = np.zeros(s1 - s0)
+        else:
+            own = self.second_volumes(minute)[s0 - minute * 60 + 1:]
+            vols = own[: s1 - s0] if len(own) >= s1 - s0 else np.concatenate([own, self.second_volumes(minute + 1)[:1]])
+        volume = float(vols.sum())
+        return _Segment(float(prices[0]), float(prices.max()), float(prices.min()), float(prices[-1]), volume,
+                        float((vols * prices[1:]).sum()), int((vols > 0).sum()), float(prices.mean()), s1 - s0)
 
 
 def _group(daily: list[Bar], weekly: bool) -> list[Bar]:
