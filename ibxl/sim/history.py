@@ -93,16 +93,16 @@ def parse_end(text: str, now: float) -> float:
             try:
                 tz = ZoneInfo(parts[2].strip())
             except Exception:
-                raise HistoryError(321, f"unknown time zone {parts[2]!r} in "
-                                        f"endDateTime {text!r}") from None
+                raise HistoryError(321, f" unknown time zone {parts[2]!r} in endDateTime {text!r}; use "
+                                        "an IANA name such as US/Eastern, Europe/London or UTC") from None
     for fmt in ("%Y%m%d %H:%M:%S", "%Y%m%d"):
         try:
             moment = datetime.strptime(body.strip(), fmt)
             return min(moment.replace(tzinfo=tz).timestamp(), now)
         except ValueError:
             continue
-    raise HistoryError(321, f"endDateTime {text!r} is not "
-                            "'yyyymmdd hh:mm:ss [zone]' or 'yyyymmdd-hh:mm:ss' (UTC)")
+    raise HistoryError(321, f" date/time {text!r} is invalid; use 'yyyymmdd hh:mm:ss zone' "
+                            "(e.g. '20250601 16:00:00 US/Eastern'), 'yyyymmdd-hh:mm:ss' (UTC) or '' for now")
 
 
 @dataclass(frozen=True)
@@ -130,36 +130,36 @@ class History:
                 now: float, keep_up_to_date: bool = False) -> HistoryRequest:
         """Validate a request as TWS does; raises :class:`HistoryError` with TWS's code."""
         what = what.strip().upper()
-        if what not in WHAT_TO_SHOW:
-            raise HistoryError(321, f"whatToShow {what!r} is "
-                                    f"invalid; use one of {', '.join(WHAT_TO_SHOW)}")
+        if what not in WHAT_TO_SHOW and what != "AGGTRADES":
+            raise HistoryError(321, f" whatToShow {what!r} is invalid; use one of {', '.join(WHAT_TO_SHOW)} "
+                                    "(AGGTRADES for crypto)")
         secs = parse_bar_size(bar_size)
         count, unit = parse_duration(duration)
+        if what == "AGGTRADES":
+            if inst.secType != "CRYPTO":
+                raise _no_data(inst, what, secs, "AGGTRADES is for crypto; use TRADES")
+            what = "TRADES"  # crypto prints aggregated across venues: the same path
         if what in ("TRADES", "ADJUSTED_LAST") and inst.secType == "CASH":
-            raise HistoryError(162, f"No historical market data "
-                                    f"for {inst.symbol}/CASH@IDEALPRO {what}: forex has no trades; use MIDPOINT, "
-                                    "BID, ASK or BID_ASK")
-        if what in ("BID", "ASK", "BID_ASK") and inst.secType == "IND":
-            raise HistoryError(162, f"No data of type {what} is "
-                                    f"available for the index {inst.symbol}; use TRADES")
-        if what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY") and (inst.is_option or secs < 3600):
-            raise HistoryError(162, f"{what} is available for "
-                                    "stocks and indices with bars of 1 hour or more")
+            raise _no_data(inst, what, secs, "forex does not trade; use MIDPOINT, BID, ASK or BID_ASK")
+        if what in ("BID", "ASK", "BID_ASK", "MIDPOINT") and inst.secType == "IND":
+            raise _no_data(inst, what, secs, "an index has no quotes; use TRADES")
+        if what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY") and (inst.is_option or secs < 3600
+                                                                                  or inst.secType == "CASH"):
+            raise _no_data(inst, what, secs, f"{what} is available for stocks, ETFs and indices, with bars "
+                                             "of 1 hour or more")
         if what == "ADJUSTED_LAST" and end_text.strip():
-            raise HistoryError(162, "ADJUSTED_LAST requires an "
-                                    "empty endDateTime")
+            raise HistoryError(162, "ADJUSTED_LAST requires an empty endDateTime (dividend-adjusted bars "
+                                    "always end now)")
         if keep_up_to_date and end_text.strip():
-            raise HistoryError(321, "keepUpToDate needs an empty "
-                                    "endDateTime (the request ends now)")
+            raise HistoryError(321, " keepUpToDate needs an empty endDateTime (the request ends now)")
         if keep_up_to_date and secs < 5:
-            raise HistoryError(321, "keepUpToDate needs bars of 5 "
-                                    "seconds or more")
+            raise HistoryError(321, " keepUpToDate needs bars of 5 secs or more")
         span = count * _UNIT_SECONDS[unit]
         limit = MAX_SPAN.get(secs)
         if limit is not None and span > limit:
-            raise HistoryError(162, f"Time length exceed max: "
-                                    f"{duration!r} of {bar_size!r} bars; the longest for this bar size is "
-                                    f"{_describe_span(limit)}")
+            raise HistoryError(162, f"Time length exceed max. ({duration!r} of {bar_size!r} bars; the longest "
+                                    f"duration for this bar size is {_describe_span(limit)}: shorten the "
+                                    "duration or use larger bars)")
         return HistoryRequest(inst, parse_end(end_text, now), count, unit, secs, what, rth)
 
     # ------------------------------------------------------------ bars
@@ -492,6 +492,20 @@ def _group(daily: list[Bar], weekly: bool) -> list[Bar]:
                        bars[-1].close, vol, round(sum(b.wap for b in bars) / len(bars), 6),
                        sum(max(b.count, 0) for b in bars) if bars[0].count >= 0 else -1))
     return out
+
+
+_WHAT_WORDS = {"TRADES": "Last", "ADJUSTED_LAST": "AdjustedLast", "MIDPOINT": "Midpoint", "BID": "Bid",
+               "ASK": "Ask", "BID_ASK": "BidAsk", "AGGTRADES": "AggTrades",
+               "HISTORICAL_VOLATILITY": "HV", "OPTION_IMPLIED_VOLATILITY": "IV"}
+
+
+def _no_data(inst: Instrument, what: str, secs: int, hint: str) -> HistoryError:
+    """TWS's 162 for a data type the contract does not have, e.g. "No historical market data for
+    EUR/CASH@FXSUBPIP Last 1d", followed by the fix."""
+    venue = "FXSUBPIP" if inst.secType == "CASH" else (inst.primaryExchange or inst.exchange)
+    step = {86400: "1d", 7 * 86400: "1w", 30 * 86400: "1m"}.get(secs, str(secs))
+    return HistoryError(162, f"No historical market data for {inst.symbol}/{inst.secType}@{venue} "
+                             f"{_WHAT_WORDS.get(what, what)} {step} ({hint})")
 
 
 def _describe_span(seconds: float) -> str:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Hashable
 
 from .config import Limits
-from .errors import SimError
+from .history import HistoryError
 
 PACING_TEXT = "Historical data request pacing violation"
 SMALL_BAR_SECONDS = 30
@@ -28,13 +28,11 @@ class HistoricalPacing:
 
     def check(self, now: float, request_key: Hashable, contract_key: Hashable, bar_seconds: int,
               weight: int = 1) -> None:
-        """Record a request, or raise :class:`SimError` 162 if it breaks a pacing rule."""
+        """Record a request, or raise error 162 (TWS's pacing violation) if it breaks a rule."""
         lim = self.limits
         if self.open_requests >= lim.hist_open_requests:
-            self.violations += 1
-            raise SimError(162, f"Maximum number of "
-                                f"simultaneous historical requests ({lim.hist_open_requests}) exceeded; "
-                                "cancel keepUpToDate requests you no longer need")
+            self._refuse(f"{lim.hist_open_requests} historical requests are already open; cancel "
+                         "keepUpToDate requests you no longer need")
         if bar_seconds > SMALL_BAR_SECONDS:
             return
         recent = self._recent
@@ -54,4 +52,4 @@ class HistoricalPacing:
 
     def _refuse(self, why: str) -> None:
         self.violations += 1
-        raise SimError(162, f"{PACING_TEXT} ({why})")
+        raise HistoryError(162, f"{PACING_TEXT} ({why}; wait and retry)")
