@@ -39,6 +39,7 @@ MAX_SPAN: dict[int, float] = {1: 2000, 5: 10000, 10: 20000, 15: 30000, 30: 86400
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
                 "OPTION_IMPLIED_VOLATILITY")
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
+_PERIOD = re.compile(r"^(\d+)\s*(day|week|month)s?$")
 _UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
 
 
@@ -195,6 +196,26 @@ class History:
             day += timedelta(days=1)
         return datetime.combine(first, datetime.min.time(), UTC).timestamp()
 
+    def histogram(self, inst: Instrument, period: str, rth: bool, now: float) -> list[tuple[float, int]]:
+        """Volume traded at each price level over a period such as "3 days", "2 weeks" or "1 month"
+        (5-minute bars' volume put at their closing price, levels ten ticks apart)."""
+        m = _PERIOD.match(period.strip().lower())
+        if not m or int(m[1]) <= 0:
+            raise HistoryError(321, f" timePeriod {period!r} is invalid; use '<n> days', '<n> weeks' or "
+                                    "'<n> months', e.g. '3 days'")
+        days = int(m[1]) * {"day": 1, "week": 5, "month": 21}[m[2]]
+        if days > 60:
+            raise HistoryError(162, f"Time length exceed max. (timePeriod {period!r}; histograms cover at "
+                                    "most 60 trading days)")
+        req = self.request(inst, "", f"{days} D", "5 mins", "MIDPOINT" if inst.secType == "CASH" else "TRADES",
+                           rth, now)
+        tick = max(inst.minTick, 0.01) * 10
+        counts: dict[float, int] = {}
+        for b in self.bars(req):
+            level = round(round(b.close / tick) * tick, 6)
+            counts[level] = counts.get(level, 0) + int(max(b.volume, 1))
+        return sorted(counts.items())
+
     # ------------------------------------------------------------ internals
     def _cal(self, inst: Instrument) -> str:
         owner = self.market._path_owner(inst)  # noqa: SLF001 - futures follow their index's calendar
@@ -293,18 +314,22 @@ class History:
         if what in ("TRADES", "ADJUSTED_LAST"):
             return Bar(t, round_to_tick(o, tick), round_to_tick(h, tick), round_to_tick(lo, tick),
                        round_to_tick(c, tick), volume, round(wap, 6), count)
-        half = market.spread(inst, c) / 2
-        if what == "MIDPOINT":
-            vals = (o, h, lo, c)
-        elif what == "BID":
-            vals = (o - half, h - half, lo - half, c - half)
-        elif what == "ASK":
-            vals = (o + half, h + half, lo + half, c + half)
-        elif what == "BID_ASK":  # time-average bid, max ask, min bid, time-average ask
-            vals = (wap - half, h + half, lo - half, wap + half)
-        else:  # volatility series: handled by _vol_bar
+        if what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
             return self._vol_bar(t, inst, what)
-        return Bar(t, *(round(v, 6) for v in vals), -1.0, -1.0, -1)
+        spread = market.spread(inst, c)
+
+        def bid(mid: float) -> float:  # as the live quote makes it: mid less half the spread, on the tick
+            return round_to_tick(max(mid - spread / 2, 0.0), tick)
+
+        if what == "MIDPOINT":
+            vals = tuple((bid(v) + bid(v) + spread) / 2 for v in (o, h, lo, c))
+        elif what == "BID":
+            vals = (bid(o), bid(h), bid(lo), bid(c))
+        elif what == "ASK":
+            vals = (bid(o) + spread, bid(h) + spread, bid(lo) + spread, bid(c) + spread)
+        else:  # BID_ASK: time-average bid, highest ask, lowest bid, time-average ask
+            vals = (wap - spread / 2, bid(h) + spread, bid(lo), wap + spread / 2)
+        return Bar(t, *(round(v, 8) for v in vals), -1.0, -1.0, -1)
 
     def _vol_bar(self, t: int, inst: Instrument, what: str) -> Bar:
         path = self.market.daily_log_path(self.market._path_owner(inst))  # noqa: SLF001

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from ..errors import SimError
 from ..history import History, HistoryRequest, parse_end
-from ..microstructure import Bar, trades
+from ..microstructure import trades
 from ..pacing import HistoricalPacing
+from ..protocol import bars as B
 from ..protocol import ticks as T
 from ..protocol.contracts import read_contract
 from ..protocol.fields import FieldReader
-from ..protocol.ids import Msg, Req
+from ..protocol.ids import Req
 from ..session import Session
 from . import handles
 from .market_data import resolve
@@ -22,29 +21,6 @@ MAX_TICKS = 1000
 
 def _models(s: Session) -> tuple[History, HistoricalPacing]:
     return s.gateway.models["history"], s.gateway.models["pacing"]
-
-
-def _stamp(ts: float, daily: bool, format_date: int, tz: str) -> str:
-    """A bar's time as TWS writes it: yyyymmdd for daily bars, else local time with zone, or epoch."""
-    if daily:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d")
-    if format_date == 2:
-        return str(int(ts))
-    return f"{datetime.fromtimestamp(ts, _zone(tz)).strftime('%Y%m%d %H:%M:%S')} {tz}"
-
-
-def _zone(tz: str):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz)
-
-
-def _bar_fields(b: Bar, daily: bool, format_date: int, tz: str) -> list[object]:
-    return [_stamp(b.time, daily, format_date, tz), b.open, b.high, b.low, b.close, _num(b.volume), b.wap, b.count]
-
-
-def _num(v: float) -> object:
-    return int(v) if float(v).is_integer() else v
 
 
 @handles(Req.HISTORICAL_DATA)
@@ -85,11 +61,8 @@ def req_historical_data(s: Session, r: FieldReader) -> None:
     daily = req.bar_seconds >= 86400
     tz = inst.timeZoneId or "US/Eastern"
     start_ts = bars[0].time if bars else req.end
-    fields: list[object] = [Msg.HISTORICAL_DATA, req_id, _stamp(start_ts, False, 1, tz), _stamp(req.end, False, 1, tz),
-                            len(bars)]
-    for b in bars:
-        fields += _bar_fields(b, daily, format_date, tz)
-    s.send(*fields)
+    s.send(*B.historical_data(req_id, B.bar_time(start_ts, False, 1, tz), B.bar_time(req.end, False, 1, tz), bars,
+                              daily, format_date, tz))
     if keep:
         _keep_up_to_date(s, req_id, req, history, pacing, daily, format_date, tz)
 
@@ -107,8 +80,7 @@ def _keep_up_to_date(s: Session, req_id: int, req: HistoryRequest, history: Hist
         if key == last["bar"]:
             return
         last["bar"] = key
-        s.send_update(Msg.HISTORICAL_DATA_UPDATE, req_id, b.count, _stamp(b.time, daily, format_date, tz),
-                      b.open, b.close, b.high, b.low, b.wap, _num(b.volume))
+        s.send_update(*B.historical_data_update(req_id, b, daily, format_date, tz))
 
     handle = s.gateway.pulse.add(update)
 
@@ -137,9 +109,9 @@ def req_head_timestamp(s: Session, r: FieldReader) -> None:
     history, _ = _models(s)
     if what not in ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST"):
         raise SimError(321, f"whatToShow {what!r} has no head timestamp", req_id=req_id)
-    ts = history.head_timestamp(inst, what, rth)
-    text = str(int(ts)) if format_date == 2 else datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d-%H:%M:%S")
-    s.send(Msg.HEAD_TIMESTAMP, req_id, text)
+    if format_date not in (1, 2):
+        raise SimError(321, f"formatDate {format_date} is invalid; use 1 (text) or 2 (epoch seconds)", req_id=req_id)
+    s.send(*B.head_timestamp(req_id, history.head_timestamp(inst, what, rth), format_date))
 
 
 @handles(Req.CANCEL_HEAD_TIMESTAMP)
@@ -203,17 +175,15 @@ def req_histogram_data(s: Session, r: FieldReader) -> None:
     period = r.str("timePeriod")
     inst = resolve(s, q, req_id)
     history, _ = _models(s)
-    days = period.split()[0] if period.strip() else "1"
-    if not days.isdigit():
-        raise SimError(321, f"timePeriod {period!r}; use e.g. '3 days'", req_id=req_id)
-    now = s.gateway.clock.time()
-    req = history.request(inst, "", f"{max(1, int(days))} D", "5 mins", "TRADES", rth, now)
-    counts: dict[float, int] = {}
-    tick = max(inst.minTick, 0.01) * 10
-    for b in history.bars(req):
-        level = round(round(b.close / tick) * tick, 6)
-        counts[level] = counts.get(level, 0) + int(max(b.volume, 1))
-    fields: list[object] = [Msg.HISTOGRAM_DATA, req_id, len(counts)]
-    for price, n in sorted(counts.items()):
-        fields += [price, n]
-    s.send(*fields)
+    try:
+        rows = history.histogram(inst, period, rth, s.gateway.clock.time())
+    except SimError as exc:
+        exc.req_id = req_id
+        raise
+    s.send(*B.histogram_data(req_id, rows))
+
+
+@handles(Req.CANCEL_HISTOGRAM_DATA)
+def cancel_histogram_data(s: Session, r: FieldReader) -> None:
+    # histograms are answered at once: there is nothing left to stop
+    r.int("reqId")
