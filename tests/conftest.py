@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
-import socket
-from collections.abc import Iterator
+import os
 
-import pytest
+# xlwings Server's decorators are live only when these are set before xlwings is first imported
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+os.environ.setdefault("XLWINGS_ON_SERVER", "true")
 
-from ibxl.sim import SimConfig, SimGateway
+import itertools  # noqa: E402
+import socket  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ibxl.sim import SimConfig, SimGateway  # noqa: E402
 
 _client_ids = itertools.count(100)
 

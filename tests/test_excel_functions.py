@@ -1,0 +1,114 @@
+"""The host-neutral worksheet functions with Excel-shaped inputs, against the embedded gateway."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ibxl.excel import functions as F
+from ibxl.excel.shapes import EXCEL_EPOCH
+
+
+def _wait_value(fn, *args, timeout: float = 3.0):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    value = fn(*args)
+    while value == F.WAITING and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = fn(*args)
+    return value
+
+
+def test_quote_values_defaults_and_waiting(ibxl_sim):
+    first = F.IB_QUOTE("AMZN", "Bid")
+    assert first == F.WAITING or isinstance(first, float)
+    bid = _wait_value(F.IB_QUOTE, "AMZN", "Bid")
+    ask = _wait_value(F.IB_QUOTE, "AMZN", "ask")
+    assert 0 < bid < ask
+    assert isinstance(_wait_value(F.IB_QUOTE, "AMZN", None), float), "an empty field cell means Last"
+    assert _wait_value(F.IB_QUOTE, "AMZN", "ChangePct") == pytest.approx(
+        _wait_value(F.IB_QUOTE, "AMZN", "Change") / _wait_value(F.IB_QUOTE, "AMZN", "Close") * 100, rel=0.05)
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    (("APPL", "Bid"), "did you mean AAPL"),
+    (("AAPL", "bidd"), "field 'bidd' - expected one of Bid"),
+    ((None, "Bid"), "contract is empty"),
+    (("", "Bid"), "contract is empty"),
+    (("AAPL 2026 X", "Bid"), "cannot read contract"),
+])
+def test_quote_errors_name_the_problem(ibxl_sim, args, text):
+    out = F.IB_QUOTE(*args)
+    assert isinstance(out, str) and out.startswith("#") and text in out and "Traceback" not in out
+
+
+def test_quotes_table_spills_with_header(ibxl_sim):
+    out = F.IB_QUOTES([["AAPL"], ["MSFT"], [None]], [["Bid", "Ask", "Last"]])
+    assert out[0] == ["contract", "Bid", "Ask", "Last"]
+    assert [r[0] for r in out[1:]] == ["AAPL", "MSFT"]
+    assert all(isinstance(v, float) for r in out[1:] for v in r[1:])
+
+
+def test_history_spills_dated_ohlcv(ibxl_sim):
+    out = F.IB_HISTORY("IBM", "3 M", None, None, None)
+    assert out[0] == ["date", "open", "high", "low", "close", "volume"]
+    assert len(out) > 60
+    serial = out[-1][0]
+    assert isinstance(serial, float) and 46000 < serial < 47000  # an Excel date in 2026
+    assert (EXCEL_EPOCH.toordinal() + int(serial)) > 0
+    assert F.IB_HISTORY("IBM", "3 M", "7 parsecs").startswith("#VALUE! bar size")
+
+
+def test_chain_contract_account_tables(ibxl_sim):
+    chain = F.IB_CHAIN("SPY", None, "C", 3)
+    assert chain[0][:4] == ["contract", "expiry", "strike", "right"] and len(chain) == 8
+    assert F.IB_CONTRACT("AAPL", "conId") == 265598
+    assert F.IB_CONTRACT("AAPL", "longname") == "APPLE INC"
+    assert F.IB_CONTRACT("AAPL", "colour").startswith("#VALUE! field 'colour'")
+    assert F.IB_CONTRACT("AAPL")[0] == ["field", "value"]
+    assert F.IB_ACCOUNT("NetLiquidation") > 0
+    assert F.IB_ACCOUNT(None)[0] == ["tag", "value", "currency", "account"]
+    assert F.IB_PNL()[0] == ["account", "daily_pnl", "unrealized_pnl", "realized_pnl"]
+    assert F.IB_POSITIONS()[0][:3] == ["account", "contract", "symbol"]
+    assert F.IB_PORTFOLIO()[0][:3] == ["account", "contract", "symbol"]
+    assert F.IB_ORDERS()[0][:2] == ["key", "order_id"]
+    assert F.IB_EXECUTIONS()[0][:2] == ["exec_id", "time"]
+    status = dict(map(tuple, F.IB_STATUS()[1:]))
+    assert status["connected"] is True and status["trading"] == "off"
+
+
+def test_scan_and_news(ibxl_sim):
+    rows = F.IB_SCAN("TOP_PERC_GAIN", 5, "priceAbove=20")
+    assert rows[0][:3] == ["rank", "contract", "symbol"] and len(rows) == 6
+    assert F.IB_SCAN("TOP_PERC_GAIN", 5, "priceAbove").startswith("#VALUE! filter")
+    news = F.IB_NEWS("AAPL", 3)
+    assert news[0][:4] == ["time", "provider", "article_id", "headline"] and len(news) == 4
+
+
+def test_order_needs_arm_and_trading(ibxl_sim, monkeypatch):
+    assert F.IB_ORDER("x-1", "AAPL", "BUY", 1, "MKT", None, None, None, False).startswith("disarmed")
+    assert "trading is off" in F.IB_ORDER("x-1", "AAPL", "BUY", 1, "MKT", None, None, None, True)
+    monkeypatch.setenv("IBXL_TRADING", "paper")
+    assert F.IB_ORDER("x-1", "AAPL", "BUY", 1, "MKT", None, None, None, "FALSE").startswith("disarmed")
+    import ibxl
+
+    assert ibxl.orders().query("key == 'x-1'").empty, "nothing was sent while disarmed"
+
+
+def test_ten_thousand_recalculations_send_one_order(ibxl_sim, monkeypatch):
+    import ibxl
+
+    monkeypatch.setenv("IBXL_TRADING", "paper")
+    bid = _wait_value(F.IB_QUOTE, "ORCL", "Bid")
+    limit = round(bid * 0.97, 2)
+    statuses = {F.IB_ORDER("recalc", "ORCL", "BUY", 3, "LMT", limit, None, "DAY", True) for _ in range(10_000)}
+    assert len(ibxl.orders().query("key == 'recalc'")) == 1
+    assert all(s.startswith(("Submitted", "PreSubmitted", "PendingSubmit")) for s in statuses), statuses
+    moved = F.IB_ORDER("recalc", "ORCL", "BUY", 3, "LMT", round(bid * 0.96, 2), None, "DAY", True)
+    assert moved.startswith("Submitted")
+    rows = ibxl.orders().query("key == 'recalc'")
+    assert len(rows) == 1 and rows.iloc[0]["limit"] == round(bid * 0.96, 2)
+    assert F.IB_CANCEL("recalc", False).startswith("disarmed")
+    assert F.IB_CANCEL("recalc", True).startswith("Cancelled")
+    again = F.IB_ORDER("recalc", "ORCL", "BUY", 3, "LMT", limit, None, "DAY", True)
+    assert again.startswith("Cancelled") and len(ibxl.orders().query("key == 'recalc'")) == 1
