@@ -38,10 +38,9 @@ def _udf(name: str) -> Any:
     exec(f"def {name}({params}):\n    return _target({names})\n", namespace)  # noqa: S102 - names are ours
     udf = namespace[name]
     udf.__doc__ = target.__doc__
-    decorated = xw.func(volatile=volatile)(udf)
-    if array:
-        decorated = xw.ret(expand="table")(decorated) if hasattr(xw, "ret") else decorated
-    return decorated
+    if array:  # @xw.ret sits under @xw.func, as in xlwings' own examples
+        udf = xw.ret(expand="table")(udf)
+    return xw.func(volatile=volatile)(udf)
 
 
 for _name in REGISTRATION:

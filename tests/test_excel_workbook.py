@@ -1,0 +1,98 @@
+"""The shipped dashboard workbook, evaluated by a real formula engine (the `formulas` package)
+wired to ibxl's worksheet functions, against the embedded gateway."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import formulas
+import numpy as np
+import pytest
+
+from ibxl.excel import functions as F
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _excel_fn(fn):  # noqa: ANN001, ANN202
+    def call(*args):  # noqa: ANN002, ANN202
+        plain = [None if (isinstance(a, str) and a == "") else _scalar(a) for a in args]
+        out = fn(*plain)
+        return np.array(out, dtype=object) if isinstance(out, list) else out
+
+    return call
+
+
+def _scalar(value):  # noqa: ANN001, ANN202
+    if isinstance(value, np.ndarray):
+        return value.item() if value.size == 1 else value.tolist()
+    return value.item() if hasattr(value, "item") else value
+
+
+@pytest.fixture(scope="module")
+def solution(ibxl_sim, tmp_path_factory):
+    sys.path.insert(0, str(ROOT / "workbooks"))
+    import build_dashboard
+
+    path = build_dashboard.build(tmp_path_factory.mktemp("wb") / "ibxl-dashboard.xlsx")
+    import ibxl
+
+    ibxl.quotes(build_dashboard.CONTRACTS, wait=3.0)  # live lines, as an open workbook would have
+    registry = formulas.get_functions()
+    for name, fn in F.FUNCTIONS.items():
+        registry[name] = _excel_fn(fn)
+    model = formulas.ExcelModel().loads(str(path)).finish()
+    return dict(model.calculate().items()), model
+
+
+def _values(solution, sheet: str) -> dict[str, object]:
+    sol, _ = solution
+    out = {}
+    for key, value in sol.items():
+        if f"]{sheet.upper()}'!" in key.upper():
+            out[key.split("!")[-1]] = value.value if hasattr(value, "value") else value
+    return out
+
+
+def _first(v):  # noqa: ANN001, ANN202
+    return np.asarray(v, dtype=object).ravel()[0]
+
+
+def _is_error(v) -> bool:  # noqa: ANN001
+    flat = np.asarray(v, dtype=object).ravel()
+    return any(isinstance(x, str) and x.startswith("#") for x in flat) or any(
+        type(x).__name__ == "XlError" for x in flat)
+
+
+def test_every_quote_cell_has_a_value_and_spreads_compute(solution):
+    q = _values(solution, "Quotes")
+    for r in range(2, 10):
+        bid, ask = _first(q[f"B{r}"]), _first(q[f"C{r}"])
+        assert isinstance(bid, float) and isinstance(ask, float) and bid > 0, (r, bid, ask)
+        spread = _first(q[f"H{r}"])
+        assert float(spread) == pytest.approx(ask - bid) and float(spread) >= 0
+
+
+def test_tables_account_orders_and_status(solution):
+    h = _values(solution, "History")
+    table = np.asarray(h["A3:F24"], dtype=object)
+    assert list(table[0]) == ["date", "open", "high", "low", "close", "volume"]
+    assert all(isinstance(x, float) for x in table[1:, 4])
+    chain = np.asarray(_values(solution, "Chain")["A3:M10"], dtype=object)
+    assert chain[0][0] == "contract" and all(r[3] == "C" for r in chain[1:])
+    a = _values(solution, "Account")
+    assert _first(a["B1"]) > 0 and 0 <= float(_first(a["B5"])) < 1
+    orders = _values(solution, "Orders")
+    assert str(_first(orders["J2"])).startswith("disarmed") and str(_first(orders["J3"])).startswith("disarmed")
+    status = np.asarray(_values(solution, "Status")["A1:B10"], dtype=object)
+    assert status[0][0] == "item" and "connected" in list(status[:, 0])
+    for sheet in ("Quotes", "History", "Chain", "Account", "Status"):
+        for cell, value in _values(solution, sheet).items():
+            assert not _is_error(value), (sheet, cell, value)
+
+
+def test_no_order_was_sent_by_opening_the_workbook(solution):
+    import ibxl
+
+    assert ibxl.orders().query("key.str.startswith('demo-')", engine="python").empty

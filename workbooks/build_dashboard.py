@@ -1,0 +1,90 @@
+"""Build workbooks/ibxl-dashboard.xlsx, the ready dashboard of ibxl worksheet functions.
+
+    .venv/bin/python workbooks/build_dashboard.py [output.xlsx]
+
+Sheets: Quotes (live board and a dependent spread column), History (bars and a chart), Chain,
+Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Status,
+and the xlwings.conf sheet classic Excel reads to import the UDFs. Tables use array formulas
+over fixed ranges, which every Excel version (and a formula engine) evaluates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.formula import ArrayFormula
+
+HERE = Path(__file__).parent
+OUTPUT = HERE / "ibxl-dashboard.xlsx"
+CONTRACTS = ["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "JPM", "EUR.USD/CASH", "BTC.USD/CRYPTO"]
+FIELDS = ["Bid", "Ask", "Last", "Change", "ChangePct", "Volume"]
+BOLD = Font(bold=True)
+HEADER = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _header(ws, row: int, values: list[str]) -> None:  # noqa: ANN001
+    for col, value in enumerate(values, start=1):
+        c = ws.cell(row=row, column=col, value=value)
+        c.font, c.fill = BOLD, HEADER
+
+
+def build(path: Path = OUTPUT) -> Path:
+    """Write the dashboard workbook and return its path."""
+    wb = Workbook()
+    q = wb.active
+    q.title = "Quotes"
+    _header(q, 1, ["Contract", *FIELDS, "Spread"])
+    for r, contract in enumerate(CONTRACTS, start=2):
+        q.cell(row=r, column=1, value=contract)
+        for c in range(2, 2 + len(FIELDS)):
+            col = q.cell(row=1, column=c).column_letter
+            q.cell(row=r, column=c, value=f"=IB_QUOTE($A{r},{col}$1)")
+        q.cell(row=r, column=2 + len(FIELDS), value=f"=C{r}-B{r}")
+    q.column_dimensions["A"].width = 18
+
+    h = wb.create_sheet("History")
+    h["A1"], h["B1"], h["C1"], h["D1"] = "Contract", "AAPL", "Duration", "1 M"
+    h["A3"] = ArrayFormula("A3:F24", '=IB_HISTORY(B1,D1,"1 day")')
+    chart = LineChart()
+    chart.title, chart.y_axis.title = "AAPL close", "price"
+    chart.add_data(Reference(h, min_col=5, min_row=3, max_row=24), titles_from_data=True)
+    h.add_chart(chart, "H3")
+
+    ch = wb.create_sheet("Chain")
+    ch["A1"], ch["B1"] = "Underlying", "SPY"
+    ch["A3"] = ArrayFormula("A3:M10", '=IB_CHAIN(B1,"","C",3)')
+
+    a = wb.create_sheet("Account")
+    for r, tag in enumerate(["NetLiquidation", "TotalCashValue", "BuyingPower", "InitMarginReq"], start=1):
+        a.cell(row=r, column=1, value=tag).font = BOLD
+        a.cell(row=r, column=2, value=f'=IB_ACCOUNT("{tag}")')
+    a["A5"], a["B5"] = "Margin used", "=B4/B1"
+    a["A7"] = ArrayFormula("A7:F9", "=IB_POSITIONS()")
+
+    o = wb.create_sheet("Orders")
+    _header(o, 1, ["Key", "Contract", "Side", "Qty", "Type", "Limit", "Stop", "TIF", "Arm", "Status"])
+    blotter = [("demo-aapl-buy", "AAPL", "BUY", 10, "LMT", "=ROUND(Quotes!B2*0.98,2)"),
+               ("demo-msft-buy", "MSFT", "BUY", 5, "LMT", "=ROUND(Quotes!B3*0.98,2)")]
+    for r, (key, contract, side, qty, kind, limit) in enumerate(blotter, start=2):
+        for c, v in enumerate([key, contract, side, qty, kind, limit, None, "DAY", False], start=1):
+            o.cell(row=r, column=c, value=v)
+        o.cell(row=r, column=10, value=f"=IB_ORDER(A{r},B{r},C{r},D{r},E{r},F{r},G{r},H{r},I{r})")
+    o["A5"] = "Arm switches are FALSE: set one to TRUE by hand (with trading enabled) to send that order."
+
+    s = wb.create_sheet("Status")
+    s["A1"] = ArrayFormula("A1:B10", "=IB_STATUS()")
+
+    conf = wb.create_sheet("xlwings.conf")
+    conf["A1"], conf["B1"] = "UDF Modules", "ibxl.excel.classic"
+    conf["A2"], conf["B2"] = "Interpreter", ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else OUTPUT))
