@@ -36,6 +36,8 @@ MESSAGES: dict[int, str] = {
     10147: "OrderId that needs to be cancelled is not found.",
     10148: "OrderId that needs to be cancelled cannot be cancelled, state:",
     10167: "Displaying delayed market data.",
+    10172: "Failed to request news article:",
+    10276: "News feed is not allowed.",
     10168: "Requested market data is not subscribed. Delayed market data is not enabled.",
     10197: "No market data during competing live session",
     2104: "Market data farm connection is OK:usfarm",

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .server import Gateway
 
 #: model modules, attached in this order (later ones may use earlier ones)
-MODEL_MODULES: list[str] = ["history", "broker", "scanner", "news"]
+MODEL_MODULES: list[str] = ["history", "broker", "scanner", "news", "bulletins", "display_groups"]
 
 
 def attach_all(gateway: Gateway) -> None:
