@@ -4,3 +4,14 @@ Each panel is one call, e.g. ``ibxl.widgets.QuoteBoard(["AAPL", "MSFT"])``; none
 kernel, each redraws at most four times a second, and each releases its market-data lines
 when closed.
 """
+
+from .account import AccountPanel
+from .history_chart import HistoryChart
+from .news import NewsPanel
+from .option_chain import OptionChainPanel
+from .order_ticket import OrderTicket
+from .quote_board import QuoteBoard
+from .scanner import ScannerPanel
+
+__all__ = ["AccountPanel", "HistoryChart", "NewsPanel", "OptionChainPanel", "OrderTicket", "QuoteBoard",
+           "ScannerPanel"]

@@ -146,3 +146,9 @@ def fmt(value: Any, digits: int = 2) -> str:
     if abs(v) >= 1e6:
         return f"{v:,.0f}"
     return f"{v:,.{digits}f}"
+
+
+def show(out: W.Output, fig: Any) -> None:
+    """Replace what an Output widget shows with a figure (works in every front end and without one)."""
+    out.outputs = ()
+    out.append_display_data(fig)
