@@ -15,16 +15,46 @@ from ibxl.excel import functions as F
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _excel_fn(fn):  # noqa: ANN001, ANN202
+def _excel_fn(fn, shape=None):  # noqa: ANN001, ANN202
     def call(*args):  # noqa: ANN002, ANN202
-        plain = [None if (isinstance(a, str) and a == "") else _scalar(a) for a in args]
+        plain = [_scalar(a) for a in args]
+        plain = [None if (isinstance(a, str) and a == "") or type(a).__name__ == "XlError" else a for a in plain]
         out = fn(*plain)
-        return np.array(out, dtype=object) if isinstance(out, list) else out
+        if not isinstance(out, list):
+            return out
+        if shape is None:
+            return np.array(out, dtype=object)
+        # an array formula over a fixed range shows what fits, as Excel does
+        grid = np.full(shape, "", dtype=object)
+        for i, row in enumerate(out[: shape[0]]):
+            for j, v in enumerate(row[: shape[1]]):
+                grid[i, j] = v
+        return grid
 
     return call
 
 
+def _array_shapes(path: Path) -> dict[str, tuple[int, int]]:
+    """Function name -> the shape of the array formula range it fills in the workbook."""
+    import re
+
+    from openpyxl import load_workbook
+    from openpyxl.utils import range_boundaries
+
+    shapes = {}
+    for ws in load_workbook(path).worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if type(c.value).__name__ == "ArrayFormula":
+                    name = re.match(r"=(\w+)\(", c.value.text).group(1)
+                    lo_c, lo_r, hi_c, hi_r = range_boundaries(c.value.ref)
+                    shapes[name] = (hi_r - lo_r + 1, hi_c - lo_c + 1)
+    return shapes
+
+
 def _scalar(value):  # noqa: ANN001, ANN202
+    if type(value).__name__ == "Ranges":  # a cell reference: the formula engine passes the range
+        value = value.value
     if isinstance(value, np.ndarray):
         return value.item() if value.size == 1 else value.tolist()
     return value.item() if hasattr(value, "item") else value
@@ -40,8 +70,9 @@ def solution(ibxl_sim, tmp_path_factory):
 
     ibxl.quotes(build_dashboard.CONTRACTS, wait=3.0)  # live lines, as an open workbook would have
     registry = formulas.get_functions()
+    shapes = _array_shapes(path)
     for name, fn in F.FUNCTIONS.items():
-        registry[name] = _excel_fn(fn)
+        registry[name] = _excel_fn(fn, shapes.get(name))
     model = formulas.ExcelModel().loads(str(path)).finish()
     return dict(model.calculate().items()), model
 

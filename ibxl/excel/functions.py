@@ -68,7 +68,8 @@ def IB_QUOTE(contract: Any, field: Any = "Last") -> Any:  # noqa: N802 - Excel's
     if snap.stale:
         return DISCONNECTED
     if isinstance(value, float) and math.isnan(value):
-        return WAITING
+        # no data yet: waiting; data but not this field (forex has no last trade): a blank cell
+        return "" if snap.has_data else WAITING
     return value
 
 
