@@ -13,6 +13,8 @@ from ..protocol.ids import Msg, Req
 from ..session import Session
 from . import handles
 
+#: bad reqHistoricalNews parameters get the code of the historical data service, which clients end the request on
+HISTORY_ERROR = 162
 #: how far back reqHistoricalNews looks when no start is given
 DEFAULT_SPAN = 90 * 86400
 _FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%d-%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
@@ -32,14 +34,14 @@ def parse_news_time(text: str, what: str, req_id: int) -> float | None:
     try:
         tz = ZoneInfo(zone)
     except Exception:
-        raise SimError(321, f"unknown time zone {zone!r} in {what} {text!r}; use an IANA name such as UTC or "
+        raise SimError(HISTORY_ERROR, f"unknown time zone {zone!r} in {what} {text!r}; use an IANA name such as UTC or "
                             "US/Eastern", req_id=req_id) from None
     for fmt in _FORMATS:
         try:
             return datetime.strptime(body, fmt).replace(tzinfo=tz).timestamp()
         except ValueError:
             continue
-    raise SimError(321, f"{what} {text!r} is not a date; use 'yyyy-MM-dd HH:mm:ss.0' or 'yyyymmdd hh:mm:ss UTC'",
+    raise SimError(HISTORY_ERROR, f"{what} {text!r} is not a date; use 'yyyy-MM-dd HH:mm:ss.0' or 'yyyymmdd hh:mm:ss UTC'",
                    req_id=req_id)
 
 
@@ -70,13 +72,13 @@ def req_historical_news(s: Session, r: FieldReader) -> None:
         raise SimError(10276, f"{'+'.join(unknown) or 'no provider code given'}: not a provider of this account; use "
                               f"provider codes joined by '+', e.g. {'+'.join(PROVIDER_CODES)}", req_id=req_id)
     if not 1 <= total <= MAX_RESULTS:
-        raise SimError(321, f"totalResults must be between 1 and {MAX_RESULTS}, not {total}", req_id=req_id)
+        raise SimError(HISTORY_ERROR, f"totalResults must be between 1 and {MAX_RESULTS}, not {total}", req_id=req_id)
     now = s.gateway.clock.time()
     end = min(parse_news_time(end_text, "endDateTime", req_id) or now, now)
     start = parse_news_time(start_text, "startDateTime", req_id)
     start = end - DEFAULT_SPAN if start is None else start
     if start > end:
-        raise SimError(321, f"startDateTime {start_text!r} is after endDateTime {end_text or 'now'!r}; swap them",
+        raise SimError(HISTORY_ERROR, f"startDateTime {start_text!r} is after endDateTime {end_text or 'now'!r}; swap them",
                        req_id=req_id)
     items = s.gateway.models["news"].headlines(inst, start, end, providers, total + 1)
     for h in items[:total]:
