@@ -352,6 +352,18 @@ def test_display_groups_round_trip(gateway):
         conn.disconnect()
 
 
+def test_resubscribing_a_req_id_moves_it_to_the_new_group(gateway, client_id):
+    ib = IB()
+    ib.connect(gateway.host, gateway.port, clientId=client_id)
+    ib.client.subscribeToGroupEvents(1, 2)
+    ib.client.subscribeToGroupEvents(1, 3)
+    ib.sleep(0.3)
+    groups = gateway.call(lambda g: [(k[1], v[0]) for k, v in g.models["display_groups"]._subs.items()  # noqa: SLF001
+                                     if k[0].client_id == client_id])
+    assert groups == [(1, 3)]
+    ib.disconnect()
+
+
 @pytest.mark.parametrize(("calls", "code", "needle"), [
     ([("subscribeToGroupEvents", 40, 9)], 321, "display group 9 does not exist"),
     ([("updateDisplayGroup", 41, "265598@SMART")], 321, "call subscribeToGroupEvents"),

@@ -267,3 +267,28 @@ def test_official_ibapi_scanner(gateway, client_id):
         app.wait_for("error", lambda a: a[0] == 8 and a[1] == 162)
     finally:
         app.stop()
+
+
+def test_reusing_a_req_id_replaces_the_subscription(gateway, client_id):
+    from ibapi.scanner import ScannerSubscription as ApiSubscription
+
+    app = ScannerApp().start(gateway.host, gateway.port, client_id)
+
+    def live(g):  # noqa: ANN001, ANN202
+        return [(k[1], v.req.scan_code) for k, v in g.models["scanner"]._subs.items()  # noqa: SLF001
+                if k[0].client_id == client_id]
+
+    try:
+        s = ApiSubscription()
+        s.instrument, s.locationCode, s.scanCode, s.numberOfRows = "STK", "STK.US.MAJOR", "MOST_ACTIVE", 2
+        app.reqScannerSubscription(3, s, [], [])
+        app.wait_for("scannerDataEnd", lambda a: a[0] == 3)
+        s.scanCode = "TOP_PERC_GAIN"
+        app.reqScannerSubscription(3, s, [], [])
+        time.sleep(0.4)
+        assert gateway.call(live) == [(3, "TOP_PERC_GAIN")]
+        app.cancelScannerSubscription(3)
+        time.sleep(0.3)
+        assert gateway.call(live) == []
+    finally:
+        app.stop()

@@ -29,18 +29,25 @@ class DisplayGroups:
         """The groups as queryDisplayGroups lists them: ``"1|2|3|4|5|6|7"``."""
         return "|".join(str(g) for g in GROUP_IDS)
 
-    def subscribe(self, owner: Hashable, req_id: int, group: int, callback: Callable[[str], None]) -> str:
+    def subscribe(self, owner: Hashable, req_id: int, group: int,
+                  callback: Callable[[str], None]) -> tuple[str, Callable[[], None]]:
         """Listen to a group; ``callback`` gets its contract whenever another client changes it.
-        Returns what the group shows now."""
+        Returns what the group shows now and the function that stops listening."""
         if group not in GROUP_IDS:
             raise SimError(321, f"display group {group} does not exist; use one of "
                                 f"{', '.join(map(str, GROUP_IDS))} (queryDisplayGroups lists them)")
-        self._subs[(owner, req_id)] = (group, callback)
-        return self.contract[group]
+        entry = (group, callback)
+        self._subs[(owner, req_id)] = entry
+        return self.contract[group], lambda: self.unsubscribe(owner, req_id, entry)
 
-    def unsubscribe(self, owner: Hashable, req_id: int) -> bool:
-        """Stop listening; False when there was no such subscription."""
-        return self._subs.pop((owner, req_id), None) is not None
+    def unsubscribe(self, owner: Hashable, req_id: int, only: object = None) -> bool:
+        """Stop listening (when ``only`` is given, just if the subscription is still that one);
+        False when there was no such subscription."""
+        key = (owner, req_id)
+        if key not in self._subs or (only is not None and self._subs[key] is not only):
+            return False
+        del self._subs[key]
+        return True
 
     def update(self, owner: Hashable, req_id: int, contract_info: str) -> int:
         """Show a contract in the group that ``req_id`` subscribed to and tell the group's other

@@ -262,15 +262,20 @@ class Scanner:
         self._subs[(owner, req_id)] = sub
         on_rows(self.scan(req, now, limits))
         self._ensure_pulse()
-        return lambda: self.unsubscribe(owner, req_id)
+        # stopping only ever ends this subscription, not a later one that reused its reqId
+        return lambda: self.unsubscribe(owner, req_id, sub)
 
-    def unsubscribe(self, owner: Hashable, req_id: int) -> bool:
-        """Stop one subscription; False when there was none."""
-        gone = self._subs.pop((owner, req_id), None) is not None
+    def unsubscribe(self, owner: Hashable, req_id: int, only: object = None) -> bool:
+        """Stop one subscription (when ``only`` is given, just if it is still that one); False when
+        there was none."""
+        key = (owner, req_id)
+        if key not in self._subs or (only is not None and self._subs[key] is not only):
+            return False
+        del self._subs[key]
         if not self._subs and self._pulse_handle is not None and self.pulse is not None:
             self.pulse.remove(self._pulse_handle)
             self._pulse_handle = None
-        return gone
+        return True
 
     def subscription_count(self, owner: Hashable) -> int:
         """How many scanner subscriptions a client holds."""

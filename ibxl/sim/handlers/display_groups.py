@@ -28,11 +28,11 @@ def subscribe_to_group_events(s: Session, r: FieldReader) -> None:
         s.send(Msg.DISPLAY_GROUP_UPDATED, 1, req_id, info)
 
     try:
-        current = groups.subscribe(s, req_id, group, send)
+        current, stop = groups.subscribe(s, req_id, group, send)
     except SimError as exc:
         exc.req_id = req_id
         raise
-    s.add_subscription("display_group", req_id, lambda: groups.unsubscribe(s, req_id))
+    s.add_subscription("display_group", req_id, stop)
     send(current)
 
 
