@@ -230,15 +230,20 @@ class Scanner:
             out.append(inst)
         return out
 
-    def scan(self, req: ScanRequest, now: float,
-             limits: list[tuple[str, bool, float]] | None = None) -> list[tuple[Instrument, Figures]]:
-        """Ranked (instrument, figures) rows, best first, at most ``req.rows`` (1..50) of them."""
+    def scan(self, req: ScanRequest, now: float, limits: list[tuple[str, bool, float]] | None = None,
+             cache: dict[int, Figures] | None = None) -> list[tuple[Instrument, Figures]]:
+        """Ranked (instrument, figures) rows, best first, at most ``req.rows`` (1..50) of them.
+        ``cache`` shares figures between scans of the same moment."""
         if limits is None:
             limits = self.validate(req)
         code = SCAN_CODES[req.scan_code]
         rows = []
         for inst in self.candidates(req):
-            fig = self.figures(inst, now)
+            fig = cache.get(inst.conId) if cache is not None else None
+            if fig is None:
+                fig = self.figures(inst, now)
+                if cache is not None:
+                    cache[inst.conId] = fig
             if all(fig[f] > v if above else fig[f] < v for f, above, v in limits):
                 rows.append((inst, fig))
         # ties (e.g. equal volume) fall back to the symbol so the order is stable between refreshes
@@ -288,10 +293,11 @@ class Scanner:
 
     def refresh(self, now: float) -> None:
         """Send fresh rows to every subscription whose refresh is due (called by the pulse)."""
+        cache: dict[int, Figures] = {}  # every subscription due now ranks the same figures
         for sub in list(self._subs.values()):
             if now - sub.last >= self.refresh_seconds:
                 sub.last = now
-                sub.on_rows(self.scan(sub.req, now, sub.limits))
+                sub.on_rows(self.scan(sub.req, now, sub.limits, cache))
 
     def _now(self) -> float:
         return self.clock.time() if self.clock is not None else self.market.clock.time()
