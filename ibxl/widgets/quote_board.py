@@ -25,6 +25,8 @@ class QuoteBoard(Panel):
         self._history: dict[str, deque[float]] = {}
         self._last: dict[str, float] = {}
         self._seen_versions = -1
+        self._seq: dict[str, int] = {}
+        self._added = 0
         self.entry = W.Text(placeholder="add a contract: AAPL, EUR.USD/CASH, ES 202612 ...",
                             layout=W.Layout(width="320px"))
         self.add_button = W.Button(description="Add", button_style="primary")
@@ -45,6 +47,8 @@ class QuoteBoard(Panel):
         text = (contract or "").strip()
         if not text:
             return
+        self._added += 1
+        seq = self._added  # rows keep the order contracts were added in, however subscriptions finish
         def subscribe() -> tuple[str, ibxl.QuoteHandle]:
             handle = ibxl.subscribe(text, owner=self)
             return handle.contract, handle
@@ -55,8 +59,9 @@ class QuoteBoard(Panel):
                 handle.release()
                 return
             self._handles[key] = handle
+            self._seq[key] = seq
             self._history[key] = deque(maxlen=60)
-            self.remove_pick.options = list(self._handles)
+            self.remove_pick.options = self.contracts
             self.entry.value = ""
 
         try:
@@ -70,7 +75,7 @@ class QuoteBoard(Panel):
         if handle is not None:
             handle.release()
             self._history.pop(contract, None)
-            self.remove_pick.options = list(self._handles)
+            self.remove_pick.options = self.contracts
             self.mark_dirty()
 
     def _release_all(self) -> None:
@@ -81,7 +86,7 @@ class QuoteBoard(Panel):
     @property
     def contracts(self) -> list[str]:
         """The contracts on the board."""
-        return list(self._handles)
+        return sorted(self._handles, key=lambda k: self._seq.get(k, 0))
 
     def _data_changed(self) -> bool:
         total = sum(h.version for h in self._handles.values())
@@ -93,7 +98,10 @@ class QuoteBoard(Panel):
     def rows(self) -> list[dict]:
         """The board's current rows (contract, bid, ask, last, change, change_pct, volume, stale)."""
         out = []
-        for key, h in list(self._handles.items()):
+        for key in self.contracts:
+            h = self._handles.get(key)
+            if h is None:
+                continue
             s = h.snapshot()
             out.append({"contract": key, "bid": s.bid, "ask": s.ask, "last": s.last if s.last == s.last else s.mid,
                         "change": s.change, "change_pct": s.change_pct, "volume": s.volume, "stale": s.stale})
