@@ -1,0 +1,128 @@
+"""Write the notebooks in this folder from their cell sources (run after editing the cells here).
+
+    .venv/bin/python notebooks/build_notebooks.py
+
+Cells marked ``# NBVAL_CHECK_OUTPUT`` have their expected output stored in the notebook; after a
+rebuild, execute the notebook once and keep those outputs (nbval compares them in ``make test``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).parent
+CONNECT = '''import os
+
+import ibxl
+
+# the embedded paper gateway, unless IBXL_HOST/IBXL_PORT point at TWS, IB Gateway or `ibxl demo`'s gateway
+client = ibxl.connect(sim=not os.environ.get("IBXL_PORT"))
+ibxl.status()'''
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01-tour.ipynb": [
+        ("md", "# ibxl tour\nConnect, look at quotes, pull history into pandas, draw a chart."),
+        ("code", CONNECT),
+        ("code", 'q = ibxl.quotes(["AAPL", "MSFT", "SPY", "EUR.USD/CASH"])\n'
+                 'assert (q["bid"] < q["ask"]).all()\nq[["bid", "ask", "last", "change_pct", "volume"]]'),
+        ("code", 'ibxl.quote("AAPL", "Bid"), ibxl.quote("AAPL", "ChangePct")'),
+        ("code", 'bars = ibxl.history("AAPL", duration="6 M", bar_size="1 day")\n'
+                 'assert list(bars.columns) == ["open", "high", "low", "close", "volume", "wap", "bar_count"]\n'
+                 'assert bars.index.tz is not None\nbars.tail()'),
+        ("code", 'import matplotlib.pyplot as plt\n\nax = bars["close"].plot(title="AAPL close", figsize=(8, 3))\n'
+                 'plt.show()'),
+        ("code", 'from ibxl.widgets import HistoryChart, QuoteBoard\n\nQuoteBoard(["AAPL", "MSFT", "NVDA"])'),
+        ("code", 'HistoryChart("AAPL", duration="3 M")'),
+    ],
+    "02-scanners.ipynb": [
+        ("md", "# Scanners\nWhat TWS can scan, a scan in pandas, and the scanner panel."),
+        ("code", CONNECT),
+        ("code", '# NBVAL_CHECK_OUTPUT\nparams = ibxl.scanner_parameters()\n'
+                 'sorted(c for c in params["scan_codes"] if c.startswith("TOP_PERC"))'),
+        ("code", 'gainers = ibxl.scanner("TOP_PERC_GAIN", {"priceAbove": 20}, rows=10)\n'
+                 'assert 0 < len(gainers) <= 10 and list(gainers["rank"]) == list(range(1, len(gainers) + 1))\n'
+                 'gainers'),
+        ("code", 'from ibxl.widgets import ScannerPanel\n\nScannerPanel("MOST_ACTIVE", rows=10)'),
+    ],
+    "03-option-chains.ipynb": [
+        ("md", "# Option chains\nCalls and puts with greeks, the smile, and the chain panel."),
+        ("code", CONNECT),
+        ("code", 'chain = ibxl.option_chain("SPY", expiries=2, strikes=8)\n'
+                 'assert chain["delta"].notna().all()\n'
+                 'chain[["contract", "bid", "ask", "iv", "delta", "gamma", "open_interest"]].head(10)'),
+        ("code", 'import matplotlib.pyplot as plt\n\nfor expiry, grp in chain[chain.right == "P"].groupby("expiry"):\n'
+                 '    plt.plot(grp["strike"], grp["iv"], marker=".", label=expiry)\n'
+                 'plt.legend()\nplt.title("SPY put IV smile")\nplt.show()'),
+        ("code", 'from ibxl.widgets import OptionChainPanel\n\nOptionChainPanel("SPY", strikes=5)'),
+    ],
+    "04-account.ipynb": [
+        ("md", "# Account and portfolio\nThe account summary, positions, allocation and risk."),
+        ("code", CONNECT),
+        ("code", 'summary = ibxl.account_summary()\nassert summary.loc["NetLiquidation", "value"] > 0\n'
+                 'summary.loc[["NetLiquidation", "TotalCashValue", "BuyingPower", "InitMarginReq"]]'),
+        ("code", 'ibxl.positions()'),
+        ("code", 'from ibxl import analytics\n\nspy = ibxl.history("SPY", duration="1 Y")["close"]\n'
+                 'm = analytics.risk_metrics(spy)\nassert -1 < m["max_drawdown"] <= 0\nm'),
+        ("code", 'from ibxl.widgets import AccountPanel\n\nAccountPanel()'),
+    ],
+    "05-paper-orders.ipynb": [
+        ("md", "# Paper orders\nTrading is off by default. Here we turn it on for the paper account only, "
+               "place a bracket, cancel an order, and look at fills."),
+        ("code", 'import os\n\nos.environ["IBXL_TRADING"] = "paper"  # never "live" without IBXL_ALLOW_LIVE=1'),
+        ("code", CONNECT),
+        ("code", 'assert ibxl.trading_mode() == "paper"\nask = ibxl.quotes("MSFT").loc["MSFT", "ask"]\n'
+                 'r = ibxl.order("MSFT", "BUY", 10, "LMT", limit=round(ask * 1.002, 2),\n'
+                 '               bracket=(round(ask * 1.02, 2), round(ask * 0.98, 2)), key="nb-bracket")\nr'),
+        ("code", 'bid = ibxl.quotes("IBM").loc["IBM", "bid"]\n'
+                 'resting = ibxl.order("IBM", "BUY", 5, "LMT", limit=round(bid * 0.97, 2), key="nb-resting")\n'
+                 'again = ibxl.order("IBM", "BUY", 5, "LMT", limit=round(bid * 0.97, 2), key="nb-resting")\n'
+                 'assert again.order_id == resting.order_id  # the same key never sends twice\n'
+                 'ibxl.cancel("nb-resting")'),
+        ("code", 'ibxl.orders()[["key", "contract", "side", "quantity", "order_type", "status", "filled"]]'),
+        ("code", 'fills = ibxl.executions()\nassert fills["shares"].sum() >= 10\nfills'),
+        ("code", 'from ibxl.widgets import OrderTicket\n\nOrderTicket("AAPL")'),
+    ],
+    "06-research.ipynb": [
+        ("md", "# Research in plain pandas\nReturns, volatility, correlation, and a moving-average crossover "
+               "backtest with costs, compared with buy and hold."),
+        ("code", CONNECT),
+        ("code", 'import pandas as pd\n\nsyms = ["AAPL", "MSFT", "SPY", "QQQ", "JPM"]\n'
+                 'closes = pd.DataFrame({s: ibxl.history(s, duration="2 Y")["close"] for s in syms}).dropna()\n'
+                 'rets = closes.pct_change().dropna()\nvol = rets.std() * 252 ** 0.5\n'
+                 'assert (vol > 0.05).all() and (vol < 1.5).all()\nvol.round(3)'),
+        ("code", 'rets.corr().round(2)'),
+        ("code", 'from ibxl import analytics\n\npx = closes["SPY"]\nfast, slow, cost = px.rolling(20).mean(), px.rolling(100).mean(), 0.0005\n'
+                 'position = (fast > slow).astype(float).shift(1).fillna(0)\n'
+                 'trades = position.diff().abs().fillna(0)\n'
+                 'strategy = position * px.pct_change().fillna(0) - trades * cost\n'
+                 'curves = pd.DataFrame({"MA crossover": (1 + strategy).cumprod(),\n'
+                 '                       "buy and hold": (1 + px.pct_change().fillna(0)).cumprod()})\n'
+                 'summary = pd.DataFrame({c: analytics.risk_metrics(curves[c]) '
+                 'for c in curves})\nassert set(summary.index) >= {"sharpe", "max_drawdown"}\nsummary.round(3)'),
+        ("code", 'curves.plot(title="SPY: 20/100-day crossover with costs vs buy and hold", figsize=(8, 3));'),
+    ],
+    "dashboard.ipynb": [
+        ("md", "# ibxl dashboard"),
+        ("code", CONNECT.replace("ibxl.status()", "")),
+        ("code", 'from ibxl.widgets import AccountPanel, OptionChainPanel, QuoteBoard\n\n'
+                 'QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"])'),
+        ("code", 'OptionChainPanel("SPY", strikes=4)'),
+        ("code", 'AccountPanel()'),
+    ],
+}
+
+
+def build() -> None:
+    """Write every notebook (without outputs)."""
+    for name, cells in NOTEBOOKS.items():
+        nb = nbf.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
+                    for kind, src in cells]
+        nbf.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    build()
