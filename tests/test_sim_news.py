@@ -456,3 +456,60 @@ def test_official_ibapi_news_bulletins_and_groups(gateway, client_id):
         app.unsubscribeFromGroupEvents(8)
     finally:
         app.stop()
+
+
+# ------------------------------------------------------------ malformed requests on the wire
+def test_malformed_requests_get_clear_errors_and_keep_the_connection(gateway, client_id):
+    """Truncated, empty and garbage fields for every request of this area: each gets an error
+    naming the field (320) or the problem, never a handler failure (322), and the client stays."""
+    import socket
+    import struct
+
+    from ibxl.sim.protocol.framing import FrameDecoder, encode_frame
+    from ibxl.sim.protocol.ids import Msg, Req
+
+    sock = socket.create_connection((gateway.host, gateway.port), timeout=5)
+    decoder = FrameDecoder()
+    pending: list[list[str]] = []
+
+    def read_until(pred) -> list[list[str]]:  # noqa: ANN001
+        out: list[list[str]] = []
+        while True:
+            while pending:
+                fields = pending.pop(0)
+                out.append(fields)
+                if pred(fields):
+                    return out
+            pending.extend(decoder.feed(sock.recv(65536)))
+
+    hello = b"v157..178"
+    sock.sendall(b"API\0" + struct.pack(">I", len(hello)) + hello)
+    sock.sendall(encode_frame([Req.START_API, 2, client_id, ""]))
+    read_until(lambda f: f[0] == str(int(Msg.NEXT_VALID_ID)))
+    cases = {
+        Req.SCANNER_SUBSCRIPTION: [[], [5], [5, "x"], [5, 10, "STK", "STK.US.MAJOR", "MOST_ACTIVE", "cheap"],
+                                   [5, 10, "STK", "STK.US.MAJOR", "MOST_ACTIVE", "", "", "", "", ""]],
+        Req.CANCEL_SCANNER_SUBSCRIPTION: [[], [1, "abc"]],
+        Req.SCANNER_PARAMETERS: [["v"]],
+        Req.HISTORICAL_NEWS: [[], [6, "AAPL"], [6, 265598, "BRFG", "", "", "many"], [6, 265598, "BRFG", "x", "y", 5]],
+        Req.NEWS_ARTICLE: [[], [7], [7, "BRFG", "BRFG$zz.zz.zz"], [7, "BRFG", "BRFG$"]],
+        Req.NEWS_BULLETINS: [[], [1, "maybe"]],
+        Req.QUERY_DISPLAY_GROUPS: [[], [1, "x"]],
+        Req.SUBSCRIBE_TO_GROUP_EVENTS: [[1, 8], [1, 8, "red"]],
+        Req.UPDATE_DISPLAY_GROUP: [[1], [1, 99, "265598@SMART"]],
+        Req.UNSUBSCRIBE_FROM_GROUP_EVENTS: [[], [1, "x"]],
+    }
+    codes: list[int] = []
+    for req, payloads in cases.items():
+        for payload in payloads:
+            time.sleep(0.06)  # stay under the gateway's 50 messages a second
+            sock.sendall(encode_frame([req, *payload]))
+            sock.sendall(encode_frame([Req.CURRENT_TIME, 1]))  # the connection still answers
+            got = read_until(lambda f: f[0] == str(int(Msg.CURRENT_TIME)))
+            errors = [f for f in got if f[0] == str(int(Msg.ERR_MSG)) and not 2100 <= int(f[3]) < 2200]
+            assert errors, (req, payload)
+            codes += [int(f[3]) for f in errors]
+            assert all(f[3] != "322" for f in errors), (req, payload, errors)
+            assert all(len(f[4]) > 20 for f in errors)
+    assert 320 in codes and set(codes) <= {320, 321, 162, 10172, 200}
+    sock.close()
