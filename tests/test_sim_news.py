@@ -513,3 +513,10 @@ def test_malformed_requests_get_clear_errors_and_keep_the_connection(gateway, cl
             assert all(len(f[4]) > 20 for f in errors)
     assert 320 in codes and set(codes) <= {320, 321, 162, 10172, 200}
     sock.close()
+
+
+def test_headline_search_goes_back_at_most_two_years(ib):
+    news = ib.reqHistoricalNews(265598, "BRFUPDN", "19700101 00:00:00 UTC", "", 300)
+    assert news
+    oldest = news[-1].time.replace(tzinfo=dt.UTC)
+    assert dt.datetime.now(dt.UTC) - oldest <= dt.timedelta(days=731)

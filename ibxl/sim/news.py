@@ -31,6 +31,8 @@ PROVIDER_CODES = tuple(code for code, _ in PROVIDERS)
 TAPE = "BRFG:BRFG_ALL"
 #: the most headlines reqHistoricalNews returns
 MAX_RESULTS = 300
+#: how many days back a headline search goes (keeps one request from holding the gateway's loop)
+MAX_LOOKBACK_DAYS = 730
 #: live flashes are considered on these minute boundaries
 FLASH_MINUTES = 15
 _DAY = 86400
@@ -94,11 +96,12 @@ class NewsRoom:
     # ------------------------------------------------------------ dated headlines
     def headlines(self, inst: Instrument, start: float, end: float, providers: list[str] | tuple[str, ...],
                   limit: int) -> list[Headline]:
-        """A contract's headlines from the given providers between two moments, newest first."""
+        """A contract's headlines from the given providers between two moments, newest first
+        (at most :data:`MAX_LOOKBACK_DAYS` days before ``end``)."""
         wanted = set(providers or PROVIDER_CODES)
         out: list[Headline] = []
         day = _day_index(end)
-        first = max(_day_index(max(start, _EPOCH_TS)), 1)
+        first = max(_day_index(max(start, _EPOCH_TS)), 1, day - MAX_LOOKBACK_DAYS)
         while day >= first and len(out) < limit:
             for h in reversed(self.day_items(inst, day)):
                 if h.provider in wanted and start <= h.time <= end:
