@@ -9,6 +9,7 @@ the tick rate.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -53,6 +54,13 @@ class RefreshHub:
         with self._lock:
             self._panels.discard(panel)
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the hub's thread after its current redraw."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def __len__(self) -> int:
         return len(self._panels)
 
@@ -76,3 +84,6 @@ class RefreshHub:
 
 
 HUB = RefreshHub()
+# A redraw is matplotlib and FreeType work; a daemon thread killed in the middle of it while the
+# interpreter exits aborts the whole process, so the hub is stopped before that happens.
+atexit.register(HUB.stop)
