@@ -53,6 +53,8 @@ class Client:
         self.restore_hooks: list[Callable[[], Awaitable[None]]] = []
         #: plain callbacks told when the connection goes down or comes back (quotes mark stale)
         self.state_listeners: list[Callable[[bool], None]] = []
+        #: whether this connection subscribed to IB's bulletins (ibxl.bulletins)
+        self.bulletins_subscribed = False
         self.call(self._wire_events)
 
     # ------------------------------------------------------------ loop plumbing

@@ -92,17 +92,23 @@ def article(provider: str, article_id: str) -> str:
     return art.articleText
 
 
-_bulletins_on = False
-
-
 def bulletins(wait: float = 0.5) -> pd.DataFrame:
-    """IB's news bulletins (system messages, exchange availability): id, type, message, exchange."""
-    global _bulletins_on
+    """IB's news bulletins (system messages, exchange availability): id, type, message, exchange.
+
+    The first call on a connection subscribes (and keeps the subscription across reconnects) and
+    waits up to ``wait`` seconds for the bulletins TWS already holds.
+    """
     c = _client()
-    if not _bulletins_on:
+    if not c.bulletins_subscribed:
+        async def resubscribe() -> None:
+            c.ib.reqNewsBulletins(True)
+
         c.call(lambda: c.ib.reqNewsBulletins(True))
-        _bulletins_on = True
-        time.sleep(wait)
+        c.restore_hooks.append(resubscribe)
+        c.bulletins_subscribed = True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not c.call(lambda: bool(c.ib.newsBulletins())):
+            time.sleep(0.05)
     kinds = {1: "regular", 2: "exchange unavailable", 3: "exchange available"}
     rows = c.call(lambda: [(b.msgId, kinds.get(b.msgType, str(b.msgType)), b.message, b.origExchange)
                            for b in c.ib.newsBulletins()])
