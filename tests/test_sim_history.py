@@ -344,10 +344,13 @@ def test_ib_insync_history(own_gateway, client_id):
         assert head.year == 2010
         ticks = ib.reqHistoricalTicks(c, "", dt.datetime.now(dt.UTC), 100, "BID_ASK", False)
         assert len(ticks) == 100 and all(t.priceBid < t.priceAsk for t in ticks)
-        live = ib.reqHistoricalData(c, "", "600 S", "5 secs", "MIDPOINT", False, keepUpToDate=True)
+        # crypto trades around the clock, so the forming bar moves whenever this test runs
+        btc = ibi.Crypto("BTC", "PAXOS", "USD")
+        ib.qualifyContracts(btc)
+        live = ib.reqHistoricalData(btc, "", "600 S", "5 secs", "MIDPOINT", False, keepUpToDate=True)
         seen = []
         live.updateEvent += lambda bars, new: seen.append(bars[-1].close)
-        ib.sleep(2.0)
+        ib.sleep(3.0)
         assert seen
         ib.cancelHistoricalData(live)
     finally:
