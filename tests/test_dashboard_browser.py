@@ -1,0 +1,97 @@
+"""The Voila dashboard in a real browser (Debian's chromium, driven by Playwright): a quote board with
+numeric prices that change, an option chain with rows, an account summary; a screenshot is saved."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+# `make test` (and so CI) requires the browser: there this test fails rather than skips.
+if not Path(CHROMIUM).exists() and not (os.environ.get("CI") or os.environ.get("IBXL_REQUIRE_BROWSER")):
+    pytest.skip("chromium is not installed (make browser installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    port = _free_port()
+    tmp = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp / "cache"), "IBXL_DATA_DIR": str(tmp / "data")}
+    env.pop("IBXL_PORT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port), "--seconds", "240"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the dashboard did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _prices(page) -> list[float]:  # noqa: ANN001
+    texts = page.locator(".ibxl-quote-price").all_inner_texts()
+    return [float(t.replace(",", "")) for t in texts if re.fullmatch(r"[\d,]+\.\d+", t.strip())]
+
+
+def test_dashboard_shows_live_quotes_a_chain_and_the_account(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        # only the local dashboard: the widgets' font requests to a CDN are refused
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1")
+                   else route.abort())
+        page.goto(dashboard, wait_until="domcontentloaded", timeout=120_000)
+        page.wait_for_selector(".ibxl-quote-price", timeout=120_000)
+        deadline = time.monotonic() + 30
+        first = _prices(page)
+        while len(first) < 5 and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+            first = _prices(page)
+        assert len(first) >= 5 and all(p > 0 for p in first), first
+        changed = False
+        while not changed and time.monotonic() < deadline + 20:
+            page.wait_for_timeout(1000)
+            changed = _prices(page) != first
+        assert changed, "prices stream"
+        page.wait_for_selector(".ibxl-chain-row", timeout=90_000)
+        assert page.locator(".ibxl-chain-row").count() >= 5
+        page.wait_for_selector(".ibxl-option-chain img", timeout=60_000)  # the IV smile, drawn as a PNG
+        page.wait_for_selector(".ibxl-figure-value", timeout=60_000)
+        summary = page.locator(".ibxl-account-summary").inner_text()
+        assert "NetLiquidation" in summary and "BuyingPower" in summary
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
