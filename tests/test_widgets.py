@@ -53,6 +53,14 @@ def test_fifty_contracts_redraw_at_most_four_times_a_second(ibxl_sim):
     assert all(registry().line(s).refs == 0 for s in symbols[:5])
 
 
+def _png(out) -> bool:  # noqa: ANN001
+    """Whether an Output widget holds a real PNG image."""
+    import base64
+
+    data = out.outputs[0]["data"] if out.outputs else {}
+    return base64.b64decode(data.get("image/png", "")).startswith(b"\x89PNG")
+
+
 def test_history_chart_and_indicators(ibxl_sim):
     import pandas as pd
 
@@ -63,7 +71,7 @@ def test_history_chart_and_indicators(ibxl_sim):
     assert _until(lambda: chart.data is not None and not chart.data.empty)
     chart.chosen = {"SMA", "Bollinger", "RSI", "MACD"}
     chart.render()
-    assert chart.out.outputs, "the figure was drawn"
+    assert _png(chart.out), "the figure was drawn as a PNG every front end shows"
     close = pd.Series([1.0, 2, 3, 4, 5, 6])
     assert ind.sma(close, 3).iloc[-1] == 5.0
     assert ind.rsi(close, 3).iloc[-1] == 100.0
@@ -79,8 +87,10 @@ def test_option_chain_panel(ibxl_sim):
     side = panel.rows()
     assert len(side) == 7 and {"call_delta", "put_delta", "call_open_interest"} <= set(side.columns)
     assert _until(lambda: "ibxl-chain-row" in panel.table.value)
+    assert _until(lambda: bool(panel.plot.outputs))
+    assert _png(panel.plot)
     panel.show_payoff()
-    assert panel.payoff_out.outputs
+    assert _png(panel.payoff_out)
     panel.close()
 
 
@@ -109,8 +119,10 @@ def test_account_panel_and_ticket(ibxl_sim, monkeypatch):
 def test_scanner_and_news_panels(ibxl_sim):
     from ibxl.widgets import NewsPanel, ScannerPanel
 
-    scan = ScannerPanel("MOST_ACTIVE", rows=5)
+    scan = ScannerPanel("MOST_ACTIVE", rows=5, refresh_seconds=1)
     assert _until(lambda: not scan.results.empty, timeout=20)
+    first = scan.results
+    assert _until(lambda: scan.results is not first, timeout=10), "the ranked rows refresh on their own"
     assert _until(lambda: "ibxl-scan-row" in scan.table.value)
     scan.pick.value = scan.pick.options[1]
     assert len(scan.detail.children) == 2

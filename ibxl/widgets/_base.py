@@ -3,12 +3,15 @@ background work that never blocks the kernel, and clean-up of subscriptions on c
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
@@ -20,6 +23,14 @@ log = logging.getLogger("ibxl.widgets")
 # Panels fetch data (history, chains, account) off the kernel thread so that a notebook cell
 # returns at once; a small shared pool is plenty.
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ibxl-widgets")
+
+
+@dataclass
+class _Timer:
+    seconds: float
+    next_at: float
+    fn: Callable[[], Future | None]
+    running: Future | None = None
 
 
 class Panel(W.VBox):
@@ -38,6 +49,7 @@ class Panel(W.VBox):
         self.redraws = 0
         self._redraw_times: list[float] = []
         self._cleanups: list[Callable[[], None]] = []
+        self._timers: list[_Timer] = []
         HUB.register(self)
 
     # -------------------------------------------------------------- redraw plumbing
@@ -99,6 +111,21 @@ class Panel(W.VBox):
         fut.add_done_callback(finish)
         return fut
 
+    def every(self, seconds: float, fn: Callable[[], Future | None]) -> None:
+        """Call ``fn`` every ``seconds`` while the panel is open (0 or less: never). ``fn`` should start
+        background work and return its Future; a call is skipped while the previous one still runs."""
+        if seconds and seconds > 0:
+            self._timers.append(_Timer(seconds, time.monotonic() + seconds, fn))
+
+    def _run_timers(self, now: float) -> None:
+        if self._closed:
+            return
+        for t in self._timers:
+            if now < t.next_at or (t.running is not None and not t.running.done()):
+                continue
+            t.next_at = now + t.seconds
+            t.running = t.fn()
+
     def set_status(self, text: str, error: bool = False) -> None:
         """Show a one-line status (red for errors)."""
         colour = "#b00020" if error else "#555"
@@ -150,5 +177,10 @@ def fmt(value: Any, digits: int = 2) -> str:
 
 def show(out: W.Output, fig: Any) -> None:
     """Replace what an Output widget shows with a figure (works in every front end and without one)."""
-    out.outputs = ()
-    out.append_display_data(fig)
+    # A PNG in the output itself: the figure's own repr needs the inline backend's formatter,
+    # which the Agg backend (used so panels draw off the kernel thread) does not register.
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                             "text/plain": f"<chart: {fig.axes[0].get_title() if fig.axes else ''}>"}},)

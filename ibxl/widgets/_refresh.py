@@ -27,6 +27,8 @@ class Refreshable(Protocol):
 
     def _needs_redraw(self) -> bool: ...
 
+    def _run_timers(self, now: float) -> None: ...
+
     def _redraw(self) -> None: ...
 
 
@@ -69,8 +71,10 @@ class RefreshHub:
         while not self._stop.is_set():
             with self._lock:
                 panels = list(self._panels)
+            now = time.monotonic()
             for panel in panels:
                 try:
+                    panel._run_timers(now)
                     if panel._needs_redraw():
                         panel._redraw()
                 except Exception:  # a broken panel must not freeze the others

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from concurrent.futures import Future
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -35,9 +36,10 @@ class AccountPanel(Panel):
         self.portfolio = pd.DataFrame()
         self.daily = float("nan")
         self.refresh()
+        self.every(refresh_seconds, self.refresh)
 
-    def refresh(self) -> None:
-        """Reload the account in the background."""
+    def refresh(self) -> Future:
+        """Reload the account in the background (also every ``refresh_seconds``)."""
 
         def fetch() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             return ibxl.account_summary(), ibxl.portfolio(), ibxl.pnl()
@@ -48,7 +50,7 @@ class AccountPanel(Panel):
             self.figures["MarginUsedPct"] = analytics.margin_utilisation(summary) * 100
             self.daily = float(pnl.iloc[0]["daily_pnl"])
 
-        self.run_in_background(fetch, done, busy="loading the account…")
+        return self.run_in_background(fetch, done, busy="loading the account…")
 
     def render(self) -> None:
         cells = "".join(f"<div class='ibxl-figure' style='display:inline-block;margin:4px 14px'>"

@@ -14,6 +14,11 @@ from .charts import payoff, smile
 SIDE_COLUMNS = ["bid", "ask", "last", "iv", "delta", "gamma", "vega", "theta", "open_interest"]
 
 
+def _digits(column: str) -> int:
+    """Decimals shown for a chain column: counts are whole numbers, prices and greeks get three."""
+    return 0 if column.endswith("open_interest") else 3
+
+
 class OptionChainPanel(Panel):
     """An option chain: ``OptionChainPanel("SPY")``; pick the expiry and strike window."""
 
@@ -23,7 +28,7 @@ class OptionChainPanel(Panel):
         super().__init__(**kwargs)
         self.add_class("ibxl-option-chain")
         self.underlying = W.Text(value=underlying, layout=W.Layout(width="140px"))
-        self.expiry = W.Dropdown(options=[], layout=W.Layout(width="140px"), description="expiry")
+        self.expiry = W.Dropdown(options=[], layout=W.Layout(width="220px"), description="expiry")
         self.window = W.IntSlider(value=strikes, min=2, max=20, description="strikes ±")
         self.load_button = W.Button(description="Load", button_style="primary")
         self.table = W.HTML()
@@ -87,9 +92,9 @@ class OptionChainPanel(Panel):
             "".join(f"<th style='padding:2px 6px'>{c.split('_', 1)[1]}</th>" for c in cols[9:])
         body = []
         for strike, row in side.iterrows():
-            cells = "".join(f"<td style='text-align:right'>{fmt(row[c], 3)}</td>" for c in cols[:9])
+            cells = "".join(f"<td style='text-align:right'>{fmt(row[c], _digits(c))}</td>" for c in cols[:9])
             cells += f"<td style='text-align:center;font-weight:bold'>{strike:g}</td>"
-            cells += "".join(f"<td style='text-align:right'>{fmt(row[c], 3)}</td>" for c in cols[9:])
+            cells += "".join(f"<td style='text-align:right'>{fmt(row[c], _digits(c))}</td>" for c in cols[9:])
             body.append(f"<tr class='ibxl-chain-row'>{cells}</tr>")
         self.table.value = (f"<div><b>calls</b> | <b>puts</b></div><table class='ibxl-table'><tr>{head}</tr>"
                             + "".join(body) + "</table>")

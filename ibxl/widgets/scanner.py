@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from concurrent.futures import Future
 
 import ipywidgets as W
 import pandas as pd
@@ -19,7 +20,8 @@ class ScannerPanel(Panel):
 
     title = "Scanner"
 
-    def __init__(self, code: str = "TOP_PERC_GAIN", rows: int = 15, **kwargs: object) -> None:
+    def __init__(self, code: str = "TOP_PERC_GAIN", rows: int = 15, refresh_seconds: float = 30.0,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.add_class("ibxl-scanner")
         self.code = W.Dropdown(options=[code], value=code, description="scan")
@@ -38,6 +40,7 @@ class ScannerPanel(Panel):
                                                                           self.rows_n, self.run_button]),
                               self.table, self.pick, self.detail]
         self.run_in_background(ibxl.scanner_parameters, self._got_params, busy="loading scanner parameters…")
+        self.every(refresh_seconds, self.scan)
 
     def _got_params(self, params: dict) -> None:
         current = self.code.value
@@ -47,8 +50,8 @@ class ScannerPanel(Panel):
         self.filter_tag.options = params["filters"]
         self.scan()
 
-    def scan(self) -> None:
-        """Run the scan in the background."""
+    def scan(self) -> Future:
+        """Run the scan in the background (also every ``refresh_seconds``)."""
         filters = {self.filter_tag.value: self.filter_value.value} if self.filter_value.value else {}
         code, rows, loc = self.code.value, self.rows_n.value, self.location.value
 
@@ -56,8 +59,8 @@ class ScannerPanel(Panel):
             self.results = df
             self.pick.options = [""] + list(df["contract"])
 
-        self.run_in_background(lambda: ibxl.scanner(code, filters, rows=rows, location=loc), done,
-                               busy=f"scanning {code}…")
+        return self.run_in_background(lambda: ibxl.scanner(code, filters, rows=rows, location=loc), done,
+                                      busy=f"scanning {code}…")
 
     def _picked(self, change: dict) -> None:
         if change["new"]:
