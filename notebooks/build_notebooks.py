@@ -1,6 +1,6 @@
 """Write the notebooks in this folder from their cell sources (run after editing the cells here).
 
-    .venv/bin/python notebooks/build_notebooks.py
+    .venv/bin/python notebooks/build_notebooks.py [dashboard.ipynb ...]   # all, or the named ones
 
 Cells marked ``# NBVAL_CHECK_OUTPUT`` have their expected output stored in the notebook; after a
 rebuild, execute the notebook once and keep those outputs (nbval compares them in ``make test``).
@@ -8,6 +8,7 @@ rebuild, execute the notebook once and keep those outputs (nbval compares them i
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat as nbf
@@ -106,17 +107,26 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "dashboard.ipynb": [
         ("md", "# ibxl dashboard"),
         ("code", CONNECT.replace("ibxl.status()", "")),
-        ("code", 'from ibxl.widgets import AccountPanel, OptionChainPanel, QuoteBoard\n\n'
-                 'QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"])'),
+        ("code", 'import ipywidgets as W\n\n'
+                 'from ibxl.widgets import (AccountPanel, HistoryChart, NewsPanel, OptionChainPanel, OrderTicket,\n'
+                 '                          QuoteBoard, ScannerPanel)\n\n\n'
+                 'def row(*panels):\n'
+                 '    return W.HBox(list(panels), layout=W.Layout(flex_flow="row wrap", gap="32px"))'),
+        ("code", 'row(QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"]),\n'
+                 '    ScannerPanel("TOP_PERC_GAIN", rows=8))'),
         ("code", 'OptionChainPanel("SPY", strikes=4)'),
-        ("code", 'AccountPanel()'),
+        ("code", 'row(HistoryChart("SPY", duration="6 M"), NewsPanel("AAPL", n=6))'),
+        ("code", 'row(AccountPanel(), OrderTicket("AAPL"))'),
     ],
 }
 
 
-def build() -> None:
-    """Write every notebook (without outputs)."""
+def build(names: list[str] | None = None) -> None:
+    """Write the named notebooks, or every one, without outputs (02's checked output is stored by
+    running it once: ``jupyter nbconvert --to notebook --execute --inplace 02-scanners.ipynb``)."""
     for name, cells in NOTEBOOKS.items():
+        if names and name not in names:
+            continue
         nb = nbf.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
@@ -125,4 +135,4 @@ def build() -> None:
 
 
 if __name__ == "__main__":
-    build()
+    build(sys.argv[1:])
