@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: modules that each add subcommands through ``register(subparsers)``
-COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo"]
+COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from xlwings.server import custom_functions_call, custom_functions_meta
 
 import ibxl.excel.server.custom_functions as cf
@@ -98,3 +99,117 @@ asyncio.run(main())
     assert set(out["names"]) == NAMES and set(out["streams"]) == {"QUOTE", "QUOTES"}
     assert out["code_mentions_quote"]
     assert out["call"]["result"] == [[265598]], out["call"]
+
+
+# ------------------------------------------------------------ `ibxl excel serve`: a real server on a socket
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def excel_server(gateway):
+    """``ibxl excel serve`` in its own process, on 127.0.0.1 with a token, over the test gateway."""
+    import socket
+    import time
+
+    port, token = _free_port(), "test-token-" + os.urandom(6).hex()
+    env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial", "IBXL_HOST": gateway.host,
+           "IBXL_PORT": str(gateway.port), "IBXL_CLIENT_ID": "78"}
+    proc = subprocess.Popen([sys.executable, "-m", "ibxl", "excel", "serve", "--port", str(port), "--token", token],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("ibxl excel serve exited: " + proc.stdout.read())
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", token
+    proc.terminate()
+    proc.wait(20)
+
+
+def test_served_calls_need_the_token(excel_server):
+    import httpx
+
+    url, token = excel_server
+    body = _body("CONTRACT", "AAPL", "conId")
+    refused = httpx.post(f"{url}/xlwings/custom-functions-call", json=body, timeout=30)
+    assert refused.status_code == 401 and "token" in refused.text
+    wrong = httpx.post(f"{url}/xlwings/custom-functions-call", json=body, headers={"Authorization": "nope"},
+                       timeout=30)
+    assert wrong.status_code == 401
+    ok = httpx.post(f"{url}/xlwings/custom-functions-call", json=body, headers={"Authorization": token}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["result"] == [[265598]]
+    meta = httpx.get(f"{url}/xlwings/custom-functions-meta.json", timeout=30).json()
+    assert {f["name"] for f in meta["functions"]} == NAMES
+
+
+def test_streaming_over_socketio_pushes_quotes_and_stops_on_cancel(excel_server):
+    import socketio
+
+    url, token = excel_server
+
+    async def run() -> tuple[list, list, bool]:
+        sio = socketio.AsyncClient()
+        got: list = []
+        after_cancel: list = []
+        cancelled = asyncio.Event()
+
+        @sio.on("xlwings:set-result-cell-b2")
+        async def on_result(data):  # noqa: ANN001, ANN202
+            (after_cancel if cancelled.is_set() else got).append(data["result"])
+
+        await sio.connect(url, auth={"token": token, "provider": "custom"}, transports=["websocket"])
+        await sio.emit("xlwings:function-call", _body("QUOTE", "BTC.USD/CRYPTO", "Mid", task_key="cell-b2"))
+        await asyncio.sleep(3.0)
+        await sio.emit("xlwings:cancel-task", {"task_key": "cell-b2"})
+        await asyncio.sleep(0.5)
+        cancelled.set()
+        await asyncio.sleep(1.5)
+        await sio.disconnect()
+        intruder = socketio.AsyncClient()
+        stolen: list = []
+        intruder.on("xlwings:set-result-cell-x", lambda data: stolen.append(data))
+        try:
+            await intruder.connect(url, auth={"token": "wrong", "provider": "custom"}, transports=["websocket"])
+            await intruder.emit("xlwings:function-call", _body("QUOTE", "AAPL", "Bid", task_key="cell-x"))
+            await asyncio.sleep(1.5)
+        except socketio.exceptions.ConnectionError:
+            pass
+        finally:
+            await intruder.disconnect()
+        return got, after_cancel, stolen
+
+    got, after_cancel, stolen = asyncio.run(run())
+    prices = [r[0][0] for r in got if isinstance(r[0][0], (int, float))]
+    assert prices and all(p > 1000 for p in prices), got
+    assert len(got) <= 3.5 * 4 + 1, "at most four updates a second"
+    assert after_cancel == [], "a cancelled cell gets nothing more"
+    assert stolen == [], "a socket.io client without the token gets no values"
+
+
+def test_serve_refuses_a_public_address_and_manifest_carries_the_token(tmp_path):
+    env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial"}
+    public = subprocess.run([sys.executable, "-m", "ibxl", "excel", "serve", "--host", "0.0.0.0"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert public.returncode != 0 and "127.0.0.1" in public.stderr
+    out = tmp_path / "ibxl.xml"
+    made = subprocess.run([sys.executable, "-m", "ibxl", "excel", "manifest", "--url", "https://excel.example:8443",
+                           "--token", "abc123", "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    xml = out.read_text()
+    assert 'https://excel.example:8443/taskpane.html?ibxl_token=abc123"' in xml
+    assert '<bt:String id="Functions.Namespace" DefaultValue="IB" />' in xml
+    assert "custom-functions-meta.json" in xml
+    unlicensed = {k: v for k, v in env.items() if k != "XLWINGS_LICENSE_KEY"}
+    missing = subprocess.run([sys.executable, "-m", "ibxl", "excel", "serve"], env=unlicensed,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "noncommercial" in missing.stderr

@@ -1,0 +1,1 @@
+"""Authentication providers xlwings Server loads from ibxl's project directory."""
