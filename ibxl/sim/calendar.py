@@ -65,7 +65,7 @@ class TradingCalendar:
 
     def sessions(self, calendar: str, day: date, rth: bool = False) -> list[tuple[datetime, datetime]]:
         """The session(s) of one trading day as aware UTC (start, end) pairs."""
-        if self.mode == "always" or _SESSIONS.get(calendar, _SESSIONS["us_equity"])[4] == "everyday":
+        if self.continuous(calendar):
             tz = self.timezone(calendar)
             start = datetime.combine(day, time(0), tz)
             return [(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))]
@@ -77,6 +77,10 @@ class TradingCalendar:
         start = datetime.combine(start_day, begin, tz)
         stop = datetime.combine(day, end, tz)
         return [(start.astimezone(UTC), stop.astimezone(UTC))]
+
+    def continuous(self, calendar: str) -> bool:
+        """True when the calendar trades around the clock (every market in ``always`` mode, crypto)."""
+        return self.mode == "always" or _SESSIONS.get(calendar, _SESSIONS["us_equity"])[4] == "everyday"
 
     def is_open(self, calendar: str, ts: datetime, rth: bool = False) -> bool:
         """True when ``ts`` (aware) falls inside a session."""

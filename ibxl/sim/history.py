@@ -224,6 +224,9 @@ class History:
     def _start(self, req: HistoryRequest) -> float:
         if req.unit == "S":
             return req.end - req.count
+        if req.unit == "D" and self.calendar.continuous(self._cal(req.inst)):
+            # around the clock a trading day is 24 hours, so "1 D" just after midnight is not a few minutes
+            return req.end - req.count * 86400
         if req.unit == "D":
             # D counts trading days: walk back that many sessions
             cal = self._cal(req.inst)
