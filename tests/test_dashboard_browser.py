@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from ports import free_port, wait_listening
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,28 +23,15 @@ if not Path(CHROMIUM).exists() and not (os.environ.get("CI") or os.environ.get("
     pytest.skip("chromium is not installed (make browser installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     tmp = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "IBXL_CACHE_DIR": str(tmp / "cache"), "IBXL_DATA_DIR": str(tmp / "data")}
     env.pop("IBXL_PORT", None)
     proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port), "--seconds", "240"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    if not wait_listening(port, 90, proc):
         proc.kill()
         pytest.fail("the dashboard did not start: " + (proc.stdout.read() if proc.stdout else ""))
     yield f"http://127.0.0.1:{port}/"

@@ -9,19 +9,7 @@ import subprocess
 import sys
 import time
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
+from ports import free_port, listening, wait_listening
 
 
 def _lan_address() -> str | None:
@@ -36,14 +24,11 @@ def _lan_address() -> str | None:
 
 
 def test_demo_prints_the_url_and_stops_on_ctrl_c(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 90
-    while not _listening(port) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.3)
-    assert _listening(port), "the dashboard server did not start"
+    assert wait_listening(port, 90, proc), "the dashboard server did not start"
     lan = _lan_address()
     if lan:  # bound to loopback only: the host's network address is refused
         with socket.socket() as probe:
@@ -55,4 +40,4 @@ def test_demo_prints_the_url_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, out[-2000:]
     assert f"http://127.0.0.1:{port}/" in out
     assert "embedded gateway on 127.0.0.1:" in out
-    assert not _listening(port), "Voila stopped with the demo"
+    assert not listening(port), "Voila stopped with the demo"

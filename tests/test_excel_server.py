@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from ports import free_port, wait_listening
 from xlwings.server import custom_functions_call, custom_functions_meta
 
 import ibxl.excel.server.custom_functions as cf
@@ -102,34 +103,17 @@ asyncio.run(main())
 
 
 # ------------------------------------------------------------ `ibxl excel serve`: a real server on a socket
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def excel_server(gateway):
     """``ibxl excel serve`` in its own process, on 127.0.0.1 with a token, over the test gateway."""
-    import socket
-    import time
-
-    port, token = _free_port(), "test-token-" + os.urandom(6).hex()
+    port, token = free_port(), "test-token-" + os.urandom(6).hex()
     env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial", "IBXL_HOST": gateway.host,
            "IBXL_PORT": str(gateway.port), "IBXL_CLIENT_ID": "78"}
     proc = subprocess.Popen([sys.executable, "-m", "ibxl", "excel", "serve", "--port", str(port), "--token", token],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("ibxl excel serve exited: " + proc.stdout.read())
-            time.sleep(0.2)
+    if not wait_listening(port, 60, proc):
+        proc.kill()
+        pytest.fail("ibxl excel serve did not start: " + proc.stdout.read())
     yield f"http://127.0.0.1:{port}", token
     proc.terminate()
     proc.wait(20)
