@@ -133,13 +133,9 @@ def option_chain(underlying: str, expiries: object = None, strikes: object = Non
 
 
 def _spot(c, und: Contract) -> float:  # noqa: ANN001
-    from .live import registry
+    from .live import first_snapshot
 
-    snap = registry().line(und).snapshot
-    deadline = time.monotonic() + 3
-    while not snap.has_data and time.monotonic() < deadline:
-        time.sleep(0.02)
-        snap = registry().line(und).snapshot
+    snap = first_snapshot(und, wait=3)
     for v in (snap.last, snap.mid, snap.close):
         if v == v:
             return float(v)

@@ -314,6 +314,16 @@ def unsubscribe(handle: QuoteHandle) -> None:
     _registry.release(handle)
 
 
+def first_snapshot(contract: Any, wait: float) -> QuoteSnapshot:
+    """The latest snapshot of a contract's line, waiting up to ``wait`` seconds for its first tick."""
+    snap = _registry.line(contract).snapshot
+    deadline = time.monotonic() + wait
+    while not snap.has_data and time.monotonic() < deadline:
+        time.sleep(0.02)
+        snap = _registry.line(contract).snapshot
+    return snap
+
+
 def _field_name(field: str) -> str:
     name = FIELDS.get(field.replace("_", "").replace(" ", "").lower())
     if name is None:

@@ -126,13 +126,9 @@ def _validate(side: str, qty: float, kind: str, limit: float | None, stop: float
 
 
 def _reference_price(contract: Any) -> float:
-    from .live import registry
+    from .live import first_snapshot
 
-    snap = registry().line(contract).snapshot
-    deadline = time.monotonic() + 2
-    while not snap.has_data and time.monotonic() < deadline:
-        time.sleep(0.02)
-        snap = registry().line(contract).snapshot
+    snap = first_snapshot(contract, wait=2)
     for v in (snap.mid, snap.last, snap.close):
         if v == v:
             return float(v)
