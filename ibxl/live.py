@@ -24,8 +24,8 @@ MAX_LINES = 100
 FIELDS = {"bid": "bid", "ask": "ask", "last": "last", "bidsize": "bid_size", "asksize": "ask_size",
           "lastsize": "last_size", "volume": "volume", "open": "open", "high": "high", "low": "low",
           "close": "close", "change": "change", "changepct": "change_pct", "mid": "mid", "iv": "iv",
-          "delta": "delta", "gamma": "gamma", "vega": "vega", "theta": "theta", "undprice": "und_price"}
-TOPICS = ("Bid", "Ask", "Last", "BidSize", "AskSize", "LastSize", "Volume", "Open", "High", "Low", "Close", "Change",
+          "delta": "delta", "gamma": "gamma", "vega": "vega", "theta": "theta", "undprice": "und_price", "price": "price"}
+TOPICS = ("Price", "Bid", "Ask", "Last", "BidSize", "AskSize", "LastSize", "Volume", "Open", "High", "Low", "Close", "Change",
           "ChangePct", "Mid", "IV", "Delta", "Gamma", "Vega", "Theta", "UndPrice")
 NAN = float("nan")
 
@@ -56,6 +56,7 @@ class QuoteSnapshot:
     vega: float = NAN
     theta: float = NAN
     und_price: float = NAN
+    price: float = NAN
     open_interest: float = NAN
     time: pd.Timestamp | None = None
     stale: bool = False
@@ -83,11 +84,23 @@ def _num(v: Any) -> float:
     return NAN if x == -1 or math.isinf(x) else x
 
 
+def market_price(bid: float, ask: float, last: float, close: float) -> float:
+    """One price for any contract: the last trade when it lies within the current bid/ask (or
+    there is no two-sided quote), else the midpoint, else the close (as ib_async's marketPrice)."""
+    two_sided = not math.isnan(bid) and not math.isnan(ask) and bid <= ask
+    if not math.isnan(last) and (not two_sided or bid <= last <= ask):
+        return last
+    if two_sided:
+        return (bid + ask) / 2
+    return close
+
+
 def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
     """Build a snapshot from an ib_async Ticker."""
     bid, ask, last, close = _num(t.bid), _num(t.ask), _num(t.last), _num(t.close)
     ref = last if not math.isnan(last) else ((bid + ask) / 2 if not math.isnan(bid + ask) else NAN)
     g = t.modelGreeks
+    mid = (bid + ask) / 2 if not math.isnan(bid + ask) else NAN
     oi = _num(t.callOpenInterest) if t.contract and t.contract.right == "C" else _num(t.putOpenInterest)
     return QuoteSnapshot(
         contract=key, symbol=t.contract.symbol if t.contract else "", bid=bid, ask=ask, last=last,
@@ -95,7 +108,7 @@ def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
         open=_num(t.open), high=_num(t.high), low=_num(t.low), close=close,
         change=ref - close if close == close else NAN,
         change_pct=(ref - close) / close * 100 if close == close and close else NAN,
-        mid=(bid + ask) / 2 if not math.isnan(bid + ask) else NAN,
+        mid=mid, price=market_price(bid, ask, last, close),
         iv=_num(g.impliedVol) if g else NAN, delta=_greek(g.delta) if g else NAN, gamma=_greek(g.gamma) if g else NAN,
         vega=_greek(g.vega) if g else NAN, theta=_greek(g.theta) if g else NAN, und_price=_num(g.undPrice) if g else NAN,
         open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())

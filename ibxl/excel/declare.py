@@ -1,0 +1,74 @@
+"""One declaration per worksheet function: ``@worksheet(...)`` records a function's Excel metadata
+(volatile, spills, streams, help for each argument) beside its body; its docstring is its help text.
+
+The classic xlwings UDFs and the xlwings Server custom functions are generated from ``FUNCTIONS``,
+so adding a worksheet function is one decorated function in ``ibxl.excel`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ibxl.errors import ContractNotFound, IBXLError
+
+
+@dataclass(frozen=True)
+class WorksheetFunction:
+    """A worksheet function and what each Excel host needs to know to register it."""
+
+    name: str
+    fn: Callable[..., Any]
+    volatile: bool = False
+    spills: bool = False
+    streams: bool = False
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def help(self) -> str:
+        """The function's help text (its docstring, first paragraph joined on one line)."""
+        doc = (self.fn.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(doc.split())
+
+
+#: every worksheet function, by its Excel name (IB_QUOTE, ...), in declaration order
+FUNCTIONS: dict[str, WorksheetFunction] = {}
+
+
+def excel_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every failure into cell text that names the problem (a cell never shows a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ContractNotFound as exc:
+            hint = f" - did you mean {' or '.join(exc.candidates[:3])}?" if exc.candidates else ""
+            return f"#N/A {exc.message}{hint}"
+        except IBXLError as exc:
+            return f"#N/A {exc.message}" + (f" - {exc.hint}" if exc.hint else "")
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"#VALUE! {str(exc).strip(chr(39))}"
+        except Exception as exc:  # a cell shows text, never a traceback
+            return f"#N/A {type(exc).__name__}: {exc}"
+
+    return wrapper
+
+
+def worksheet(*, volatile: bool = False, spills: bool = False, streams: bool = False,
+              args: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a worksheet function named as in Excel (``IB_...``).
+
+    ``volatile``: recalculated on every recalculation (live values); ``spills``: returns a 2-D
+    table; ``streams``: Office.js streams updates into the cell; ``args``: help text of each
+    argument, by parameter name. The function is wrapped with :func:`excel_safe`.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        safe = excel_safe(fn)
+        FUNCTIONS[fn.__name__] = WorksheetFunction(fn.__name__, safe, volatile, spills, streams, dict(args or {}))
+        return safe
+
+    return register
