@@ -28,7 +28,7 @@ def test_quote_fields_and_errors(ibxl_sim):
     ibxl.quotes("IBM")
     assert ibxl.quote("IBM", "Bid") < ibxl.quote("IBM", "ask")
     assert ibxl.quote("IBM", "MID") > 0
-    with pytest.raises(ValueError, match="expected one of Bid"):
+    with pytest.raises(ValueError, match="expected one of Price, Bid"):
         ibxl.quote("IBM", "bidd")
     with pytest.raises(ibxl.ContractNotFound):
         ibxl.quote("NOTREAL1")
