@@ -49,6 +49,8 @@ class Settings:
     cache_dir: str = ""
     data_dir: str = ""
     timeout: float = 10.0
+    #: classic Excel without dynamic arrays (before Excel 2021): resize table formulas (docs/excel.md)
+    excel_legacy_arrays: bool = False
 
     @property
     def cache_path(self) -> Path:
@@ -64,7 +66,8 @@ class Settings:
 _ENV = {"host": "IBXL_HOST", "port": "IBXL_PORT", "client_id": "IBXL_CLIENT_ID", "account": "IBXL_ACCOUNT",
         "sim": "IBXL_SIM", "trading": "IBXL_TRADING", "allow_live": "IBXL_ALLOW_LIVE", "cache_dir": "IBXL_CACHE_DIR",
         "data_dir": "IBXL_DATA_DIR", "max_order_quantity": "IBXL_MAX_ORDER_QUANTITY",
-        "max_order_notional": "IBXL_MAX_ORDER_NOTIONAL", "price_band": "IBXL_PRICE_BAND"}
+        "max_order_notional": "IBXL_MAX_ORDER_NOTIONAL", "price_band": "IBXL_PRICE_BAND",
+        "excel_legacy_arrays": "IBXL_EXCEL_LEGACY_ARRAYS"}
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:

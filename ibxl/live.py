@@ -14,6 +14,7 @@ from ib_async import Contract, Ticker
 
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
+from .remote import on_hub
 
 #: lines nobody holds are released after this many seconds without a read
 IDLE_SECONDS = 60.0
@@ -383,3 +384,21 @@ def quotes(contracts: str | list[str], fields: list[str] | None = None, *, wait:
         names = [_field_name(f) if f not in COLUMNS else f for f in fields]
         df = df[names]
     return df
+
+
+# ------------------------------------------------------------ public readers for worksheet functions
+def field_name(field: str) -> str:
+    """The snapshot attribute of a quote field name (``"ChangePct"`` -> ``"change_pct"``).
+
+    Case, spaces and underscores are ignored; an unknown name raises ValueError listing the
+    known ones (Price, Bid, Ask, Last, ...).
+    """
+    return _field_name(field)
+
+
+@on_hub
+def latest(contract: str) -> QuoteSnapshot:
+    """The latest snapshot of a contract from the cache, opening its line on first use (then the
+    snapshot has no data yet: ``has_data`` is False until the first tick arrives)."""
+    snap = _registry.cached(contract)
+    return snap if snap is not None else _registry.line(contract).snapshot

@@ -23,6 +23,7 @@ from .config import load
 from .contracts import contract_text, resolve
 from .errors import OrderRejected, TradingDisabled
 from .order_keys import OrderKeys
+from .remote import on_hub
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 DONE = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
@@ -292,3 +293,11 @@ def executions() -> pd.DataFrame:
 
 def _price(v: float) -> float:
     return float("nan") if v is None or v >= 1e300 else float(v)
+
+
+@on_hub
+def order_status(key: str) -> OrderResult | None:
+    """Where the order sent with ``key`` stands (this session's or restored after a reconnect), or
+    None when no order carries that key."""
+    trade = _find_by_ref(_client(), key)
+    return None if trade is None else _result(key, trade)

@@ -25,14 +25,16 @@ def test_quote_values_defaults_and_waiting(ibxl_sim):
     bid = _wait_value(F.IB_QUOTE, "AMZN", "Bid")
     ask = _wait_value(F.IB_QUOTE, "AMZN", "ask")
     assert 0 < bid < ask
-    assert isinstance(_wait_value(F.IB_QUOTE, "AMZN", None), float), "an empty field cell means Last"
+    price = _wait_value(F.IB_QUOTE, "AMZN", None)
+    assert isinstance(price, float) and bid <= price <= ask or price == F.IB_QUOTE("AMZN", "Last"), \
+        "an empty field cell means Price"
     assert _wait_value(F.IB_QUOTE, "AMZN", "ChangePct") == pytest.approx(
         _wait_value(F.IB_QUOTE, "AMZN", "Change") / _wait_value(F.IB_QUOTE, "AMZN", "Close") * 100, rel=0.05)
 
 
 @pytest.mark.parametrize(("args", "text"), [
     (("APPL", "Bid"), "did you mean AAPL"),
-    (("AAPL", "bidd"), "field 'bidd' - expected one of Bid"),
+    (("AAPL", "bidd"), "field 'bidd' - expected one of Price, Bid"),
     ((None, "Bid"), "contract is empty"),
     (("", "Bid"), "contract is empty"),
     (("AAPL 2026 X", "Bid"), "cannot read contract"),
@@ -40,6 +42,39 @@ def test_quote_values_defaults_and_waiting(ibxl_sim):
 def test_quote_errors_name_the_problem(ibxl_sim, args, text):
     out = F.IB_QUOTE(*args)
     assert isinstance(out, str) and out.startswith("#") and text in out and "Traceback" not in out
+
+
+def _option(underlying: str) -> str:
+    import ibxl
+
+    return str(ibxl.option_chain(underlying, strikes=1)["contract"].iloc[0])
+
+
+KINDS = {"stock": "AAPL", "forex": "EUR.USD/CASH", "index": "SPX@CBOE//IND", "future": "ES 202612",
+         "option": None, "crypto": "BTC.USD/CRYPTO"}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_quote_without_a_field_is_a_price_for_every_kind_of_contract(ibxl_sim, kind):
+    contract = KINDS[kind] or _option("AAPL")
+    price = _wait_value(F.IB_QUOTE, contract, None, timeout=5.0)
+    assert isinstance(price, float) and price > 0, (kind, contract, price)
+    assert isinstance(F.IB_QUOTE(contract, "price"), float)
+    from ibxl.live import latest
+
+    snap = latest(contract)  # one snapshot, so bid, ask and last are of the same moment
+    if snap.last == snap.last and snap.bid <= snap.last <= snap.ask:
+        assert snap.price == snap.last  # the last trade, when it lies within the bid/ask
+    else:
+        assert snap.price == pytest.approx((snap.bid + snap.ask) / 2)  # else the midpoint
+    if kind == "forex":
+        assert F.IB_QUOTE(contract, "Last") == "", "no last trade on IDEALPRO: the Last cell is blank"
+
+
+def test_quotes_table_starts_with_price(ibxl_sim):
+    out = F.IB_QUOTES([["AAPL"], ["EUR.USD/CASH"]], None)
+    assert out[0] == ["contract", *F.QUOTE_FIELDS] and F.QUOTE_FIELDS[0] == "Price"
+    assert all(isinstance(r[1], float) and r[1] > 0 for r in out[1:]), out
 
 
 def test_quotes_table_spills_with_header(ibxl_sim):
@@ -80,6 +115,12 @@ def test_chain_contract_account_tables(ibxl_sim):
 def test_scan_and_news(ibxl_sim):
     rows = F.IB_SCAN("TOP_PERC_GAIN", 5, "priceAbove=20")
     assert rows[0][:3] == ["rank", "contract", "symbol"] and len(rows) == 6
+    head = rows[0]
+    for name in ("last", "change", "change_pct", "volume"):
+        assert all(isinstance(r[head.index(name)], float) for r in rows[1:]), (name, rows)
+    pct = [r[head.index("change_pct")] for r in rows[1:]]
+    assert pct == sorted(pct, reverse=True), "ranked by % gain"
+    assert F.IB_SCAN(None).startswith("#VALUE! scan code is empty - give a scan code such as TOP_PERC_GAIN")
     assert F.IB_SCAN("TOP_PERC_GAIN", 5, "priceAbove").startswith("#VALUE! filter")
     news = F.IB_NEWS("AAPL", 3)
     assert news[0][:4] == ["time", "provider", "article_id", "headline"] and len(news) == 4

@@ -8,6 +8,7 @@ so adding a worksheet function is one decorated function in ``ibxl.excel`` and n
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,14 @@ class WorksheetFunction:
     spills: bool = False
     streams: bool = False
     args: dict[str, str] = field(default_factory=dict)
+    #: for streaming functions: called with the cell's arguments when its stream starts, opens
+    #: what the stream reads (market-data lines) and returns the function that gives it back
+    hold: Callable[..., Callable[[], None]] | None = None
+
+    @property
+    def parameters(self) -> list[str]:
+        """The argument names, in order (the same in every host)."""
+        return list(inspect.signature(self.fn).parameters)
 
     @property
     def help(self) -> str:
@@ -58,17 +67,36 @@ def excel_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def worksheet(*, volatile: bool = False, spills: bool = False, streams: bool = False,
-              args: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              args: dict[str, str] | None = None, hold: Callable[..., Callable[[], None]] | None = None,
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a worksheet function named as in Excel (``IB_...``).
 
     ``volatile``: recalculated on every recalculation (live values); ``spills``: returns a 2-D
-    table; ``streams``: Office.js streams updates into the cell; ``args``: help text of each
-    argument, by parameter name. The function is wrapped with :func:`excel_safe`.
+    table; ``streams``: Office.js streams updates into the cell (the function is re-evaluated at
+    most four times a second and the cell gets each new value); ``args``: help text of each
+    argument, by parameter name; ``hold``: for streaming functions, opens
+    what the stream reads when it starts and returns the release called when the cell goes.
+    The function is wrapped with :func:`excel_safe`.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = fn.__name__
+        if not name.startswith("IB_") or name != name.upper():
+            raise ValueError(f"worksheet function {name!r} - name it as in Excel: IB_ and capitals")
+        if name in FUNCTIONS and FUNCTIONS[name].fn.__module__ != fn.__module__:  # a reload may redeclare
+            raise ValueError(f"worksheet function {name} is declared in {FUNCTIONS[name].fn.__module__} and "
+                             f"{fn.__module__} - give one of them another name")
+        helps = dict(args or {})
+        params = list(inspect.signature(fn).parameters)
+        unknown = [a for a in helps if a not in params]
+        if unknown:
+            raise ValueError(f"{name}: args= names {unknown}, which are not parameters of it ({params})")
+        if hold is not None and not streams:
+            raise ValueError(f"{name}: hold= is only for streaming functions (streams=True)")
+        if not (fn.__doc__ or "").strip():
+            raise ValueError(f"{name}: a worksheet function needs a docstring (its Excel help text)")
         safe = excel_safe(fn)
-        FUNCTIONS[fn.__name__] = WorksheetFunction(fn.__name__, safe, volatile, spills, streams, dict(args or {}))
+        FUNCTIONS[name] = WorksheetFunction(name, safe, volatile, spills, streams, helps, hold)
         return safe
 
     return register

@@ -1,51 +1,43 @@
 """ibxl's worksheet functions, host-neutral: Excel-shaped arguments in, Excel-shaped values out.
 
-Each function is named as in Excel and its docstring is its help text. They call only the ibxl
-data layer. A cell never shows a traceback: problems come back as text that names them
-("unknown contract 'APPL' - did you mean AAPL?"), waiting shows "#N/A waiting", and a lost
-connection shows "#N/A disconnected" rather than a silently frozen price.
+Each function is declared once with :func:`ibxl.excel.declare.worksheet`: its Excel name, its
+metadata (volatile, spills, streams, help of each argument) and its docstring, which is its help
+text. The classic UDFs (``classic``) and the Office.js functions (``server/custom_functions``)
+are generated from ``FUNCTIONS``. They call only the public ibxl data layer. A cell never shows a
+traceback: problems come back as text that names them ("unknown contract 'APPL' - did you mean
+AAPL?"), waiting shows "#N/A waiting", and a lost connection shows "#N/A disconnected" rather
+than a silently frozen price.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib
+import importlib.util
 import math
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import ibxl
-from ibxl.errors import ContractNotFound, IBXLError
+from ibxl.live import field_name, latest
+from ibxl.trading import order_status
 
+from .declare import FUNCTIONS, WorksheetFunction, excel_safe, worksheet
 from .shapes import as_bool, cell, flat, is_blank, table
+
+__all__ = ["DISCONNECTED", "FUNCTIONS", "QUOTE_FIELDS", "WAITING", "WorksheetFunction", "excel_safe", "worksheet"]
 
 WAITING = "#N/A waiting"
 DISCONNECTED = "#N/A disconnected"
+#: IB_QUOTES' columns when no fields are given
+QUOTE_FIELDS = ["Price", "Bid", "Ask", "Last", "Change", "ChangePct", "Volume"]
+
+CONTRACT_HELP = "A contract as text: AAPL, EUR.USD/CASH, ES 202612/FUT, AAPL 20261218 150 C, BTC.USD/CRYPTO"
 
 
-def excel_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every failure into cell text that names the problem."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ContractNotFound as exc:
-            hint = f" - did you mean {' or '.join(exc.candidates[:3])}?" if exc.candidates else ""
-            return f"#N/A {exc.message}{hint}"
-        except IBXLError as exc:
-            return f"#N/A {exc.message}" + (f" - {exc.hint}" if exc.hint else "")
-        except (ValueError, KeyError, TypeError) as exc:
-            return f"#VALUE! {str(exc).strip(chr(39))}"
-        except Exception as exc:  # a cell shows text, never a traceback
-            return f"#N/A {type(exc).__name__}: {exc}"
-
-    return wrapper
-
-
-def _text(value: Any, what: str) -> str:
+def _text(value: Any, what: str, example: str = "a contract such as AAPL or EUR.USD/CASH") -> str:
     if is_blank(value):
-        raise ValueError(f"{what} is empty - give a contract such as AAPL or EUR.USD/CASH")
+        raise ValueError(f"{what} is empty - give {example}")
     return str(value).strip()
 
 
@@ -53,17 +45,36 @@ def _opt_text(value: Any, default: str) -> str:
     return default if is_blank(value) else str(value).strip()
 
 
-@excel_safe
-def IB_QUOTE(contract: Any, field: Any = "Last") -> Any:  # noqa: N802 - Excel's name
-    """Live quote field of a contract (Bid, Ask, Last, BidSize, AskSize, LastSize, Volume, Open, High,
-    Low, Close, Change, ChangePct, Mid, IV, Delta, Gamma, Vega, Theta, UndPrice). Streams in the cell."""
-    from ibxl.live import _field_name, registry
+def _hold_quote(contract: Any, field: Any = None) -> Callable[[], None]:
+    """A streaming IB_QUOTE cell holds its contract's line until the cell goes."""
+    handle = ibxl.subscribe(_text(contract, "contract"))
+    return handle.release
 
+
+def _hold_quotes(contracts: Any, fields: Any = None) -> Callable[[], None]:
+    """A streaming IB_QUOTES cell holds the line of each contract of its range."""
+    handles = [ibxl.subscribe(str(x).strip()) for x in flat(contracts)]
+
+    def release() -> None:
+        for h in handles:
+            h.release()
+
+    return release
+
+
+@worksheet(volatile=True, streams=True, hold=_hold_quote, args={
+    "contract": CONTRACT_HELP,
+    "field": "Price (default: last trade within bid/ask, else mid, else close), Bid, Ask, Last, Volume, "
+             "Change, ChangePct, Mid, IV, Delta, ...",
+})
+def IB_QUOTE(contract: Any, field: Any = "Price") -> Any:
+    """Live quote field of a contract: Price (the default: the last trade when it lies within the bid/ask,
+    else the midpoint, else the close - a number for every contract), Bid, Ask, Last, BidSize, AskSize,
+    LastSize, Volume, Open, High, Low, Close, Change, ChangePct, Mid, IV, Delta, Gamma, Vega, Theta,
+    UndPrice."""
     text = _text(contract, "contract")
-    name = _field_name(_opt_text(field, "Last"))
-    snap = registry().cached(text)
-    if snap is None:
-        snap = registry().line(text).snapshot
+    name = field_name(_opt_text(field, "Price"))
+    snap = latest(text)
     value = getattr(snap, name)
     if snap.stale:
         return DISCONNECTED
@@ -73,31 +84,46 @@ def IB_QUOTE(contract: Any, field: Any = "Last") -> Any:  # noqa: N802 - Excel's
     return value
 
 
-@excel_safe
-def IB_QUOTES(contracts: Any, fields: Any = None) -> Any:  # noqa: N802
-    """A table of live quotes: one row per contract (a range of contracts), one column per field."""
+@worksheet(volatile=True, spills=True, streams=True, hold=_hold_quotes, args={
+    "contracts": "A range of contracts, one a cell",
+    "fields": "A range of fields (default Price, Bid, Ask, Last, Change, ChangePct, Volume)",
+})
+def IB_QUOTES(contracts: Any, fields: Any = None) -> Any:
+    """A table of live quotes: one row per contract (a range of contracts), one column per field
+    (Price first by default)."""
     items = [str(x).strip() for x in flat(contracts)]
     if not items:
         raise ValueError("contracts is empty - select a range of contracts")
-    wanted = [str(f).strip() for f in flat(fields)] or ["Bid", "Ask", "Last", "Change", "ChangePct", "Volume"]
+    wanted = [str(f).strip() for f in flat(fields)] or list(QUOTE_FIELDS)
     df = ibxl.quotes(items, wanted, wait=1.0)
     df.columns = wanted
     return table(df)
 
 
-@excel_safe
-def IB_HISTORY(contract: Any, duration: Any = "1 Y", bar: Any = "1 day", what: Any = "TRADES",  # noqa: N802
+@worksheet(spills=True, args={
+    "contract": CONTRACT_HELP,
+    "duration": "How far back: 30 D, 6 M, 1 Y ... (default 1 Y)",
+    "bar": "Bar size: 1 min, 5 mins, 1 hour, 1 day ... (default 1 day)",
+    "what": "TRADES (default), MIDPOINT, BID, ASK, ...",
+    "rth": "Regular trading hours only (default TRUE)",
+})
+def IB_HISTORY(contract: Any, duration: Any = "1 Y", bar: Any = "1 day", what: Any = "TRADES",
                rth: Any = True) -> Any:
     """Historical bars (date, open, high, low, close, volume) spilled with a header row."""
-    df = ibxl.history(_text(contract, "contract"), duration=_opt_text(duration, "1 Y"), bar_size=_opt_text(bar, "1 day"),
-                      what=_opt_text(what, "TRADES"), rth=as_bool(rth, True))
+    df = ibxl.history(_text(contract, "contract"), duration=_opt_text(duration, "1 Y"),
+                      bar_size=_opt_text(bar, "1 day"), what=_opt_text(what, "TRADES"), rth=as_bool(rth, True))
     out = df[["open", "high", "low", "close", "volume"]].copy()
     out.index.name = "date"
     return table(out)
 
 
-@excel_safe
-def IB_CHAIN(underlying: Any, expiry: Any = None, right: Any = None, strikes: Any = None) -> Any:  # noqa: N802
+@worksheet(spills=True, args={
+    "underlying": "The underlying as text: SPY, AAPL, ES 202612/FUT ...",
+    "expiry": "An expiry as yyyymmdd (default: the nearest)",
+    "right": "C or P (default both)",
+    "strikes": "How many strikes around the money (default all)",
+})
+def IB_CHAIN(underlying: Any, expiry: Any = None, right: Any = None, strikes: Any = None) -> Any:
     """An option chain with bid, ask, last, IV, delta, gamma, vega, theta and open interest."""
     exp = None if is_blank(expiry) else str(int(expiry)) if isinstance(expiry, float) else str(expiry).strip()
     n = None if is_blank(strikes) else int(float(strikes))
@@ -108,8 +134,11 @@ def IB_CHAIN(underlying: Any, expiry: Any = None, right: Any = None, strikes: An
     return table(df[cols], index=False)
 
 
-@excel_safe
-def IB_CONTRACT(contract: Any, field: Any = None) -> Any:  # noqa: N802
+@worksheet(spills=True, args={
+    "contract": CONTRACT_HELP,
+    "field": "One field such as longName, minTick, conId (default: every field as a table)",
+})
+def IB_CONTRACT(contract: Any, field: Any = None) -> Any:
     """Contract details: one field (e.g. "longName", "minTick", "conId") or a two-column table."""
     details = ibxl.contract_details(_text(contract, "contract"))
     if is_blank(field):
@@ -121,40 +150,42 @@ def IB_CONTRACT(contract: Any, field: Any = None) -> Any:  # noqa: N802
     return cell(details[matches[key.lower()]])
 
 
-@excel_safe
-def IB_POSITIONS() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_POSITIONS() -> Any:
     """Positions of every managed account."""
     return table(ibxl.positions(), index=False)
 
 
-@excel_safe
-def IB_PORTFOLIO() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_PORTFOLIO() -> Any:
     """Positions marked to market, with unrealized and realized P&L."""
     return table(ibxl.portfolio(), index=False)
 
 
-@excel_safe
-def IB_ACCOUNT(tag: Any = None) -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True, args={
+    "tag": "An account figure such as NetLiquidation or BuyingPower (default: the whole summary)",
+})
+def IB_ACCOUNT(tag: Any = None) -> Any:
     """One account figure (e.g. "NetLiquidation") or the whole account summary as a table."""
     if is_blank(tag):
         return table(ibxl.account_summary())
     return ibxl.account_value(str(tag).strip())
 
 
-@excel_safe
-def IB_PNL() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_PNL() -> Any:
     """Today's P&L: daily, unrealized and realized."""
     return table(ibxl.pnl())
 
 
-@excel_safe
-def IB_ORDERS() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_ORDERS() -> Any:
     """This session's orders and their live status."""
     return table(ibxl.orders(), index=False)
 
 
-@excel_safe
-def IB_EXECUTIONS() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_EXECUTIONS() -> Any:
     """This session's fills with commissions."""
     return table(ibxl.executions(), index=False)
 
@@ -171,21 +202,27 @@ def _filters(value: Any) -> dict[str, str]:
     return out
 
 
-@excel_safe
-def IB_SCAN(code: Any, rows: Any = 25, filters: Any = None) -> Any:  # noqa: N802
-    """A market scanner (e.g. TOP_PERC_GAIN, MOST_ACTIVE) with filters like "priceAbove=10;volumeAbove=1e6"."""
+@worksheet(volatile=True, spills=True, args={
+    "code": "A scan code: TOP_PERC_GAIN, TOP_PERC_LOSE, MOST_ACTIVE, HOT_BY_VOLUME, ...",
+    "rows": "How many rows (default 25, at most 50)",
+    "filters": "Filters as tag=value;...: priceAbove=10;volumeAbove=1e6",
+})
+def IB_SCAN(code: Any, rows: Any = 25, filters: Any = None) -> Any:
+    """A market scanner (e.g. TOP_PERC_GAIN, MOST_ACTIVE) with filters like "priceAbove=10;volumeAbove=1e6":
+    ranked rows with last, change, % change, volume and the figure the scan ranks by."""
     n = 25 if is_blank(rows) else int(float(rows))
-    return table(ibxl.scanner(_text(code, "scan code"), _filters(filters), rows=n), index=False)
+    df = ibxl.scanner(_text(code, "scan code", "a scan code such as TOP_PERC_GAIN"), _filters(filters), rows=n)
+    return table(df, index=False)
 
 
-@excel_safe
-def IB_NEWS(contract: Any, n: Any = 10) -> Any:  # noqa: N802
+@worksheet(spills=True, args={"contract": CONTRACT_HELP, "n": "How many headlines (default 10)"})
+def IB_NEWS(contract: Any, n: Any = 10) -> Any:
     """Recent headlines for a contract."""
     return table(ibxl.news(_text(contract, "contract"), 10 if is_blank(n) else int(float(n))), index=False)
 
 
-@excel_safe
-def IB_STATUS() -> Any:  # noqa: N802
+@worksheet(volatile=True, spills=True)
+def IB_STATUS() -> Any:
     """Connection, account, server time and whether trading is enabled."""
     st = ibxl.status()
     return [["item", "value"], *[[k, cell(v)] for k, v in st.items()]]
@@ -194,29 +231,37 @@ def IB_STATUS() -> Any:  # noqa: N802
 # ------------------------------------------------------------ orders from cells
 _sent: dict[str, tuple] = {}
 _sent_lock = threading.Lock()
+NO_ORDER = "no order"
+KEY_EXAMPLE = "a key such as buy-aapl-1 that names this order"
 
 
 def _order_status(key: str) -> str:
-    from ibxl.connection import client
-    from ibxl.trading import _find_by_ref
-
-    trade = _find_by_ref(client(), key)
-    if trade is None:
-        return "no order"
-    st = trade.orderStatus
+    st = order_status(key)
+    if st is None:
+        return NO_ORDER
     text = f"{st.status} {st.filled:g}/{st.filled + st.remaining:g}"
-    return text + (f" @ {st.avgFillPrice:g}" if st.filled else "")
+    return text + (f" @ {st.avg_fill_price:g}" if st.filled else "")
 
 
-@excel_safe
-def IB_ORDER(key: Any, contract: Any, side: Any, qty: Any, type: Any = "LMT", limit: Any = None,  # noqa: N802, A002
+@worksheet(volatile=True, args={
+    "key": "Your name for this order: the same key never sends a second order",
+    "contract": CONTRACT_HELP,
+    "side": "BUY or SELL",
+    "qty": "Quantity",
+    "type": "LMT (default), MKT, STP or STP LMT",
+    "limit": "Limit price (LMT, STP LMT)",
+    "stop": "Stop price (STP, STP LMT)",
+    "tif": "Time in force: DAY (default), GTC, IOC",
+    "arm": "TRUE to send; FALSE (default) only shows the status",
+})
+def IB_ORDER(key: Any, contract: Any, side: Any, qty: Any, type: Any = "LMT", limit: Any = None,  # noqa: A002
              stop: Any = None, tif: Any = "DAY", arm: Any = False) -> Any:
     """Send an order from a cell, safely: only when trading is enabled AND arm is TRUE; the key makes it
     idempotent (recalculating never sends twice; a new price modifies the order). Shows the live status."""
-    k = _text(key, "key")
+    k = _text(key, "key", KEY_EXAMPLE)
     if not as_bool(arm):
         known = _order_status(k)
-        return f"disarmed ({known})" if known != "no order" else "disarmed - set arm to TRUE to send"
+        return f"disarmed ({known})" if known != NO_ORDER else "disarmed - set arm to TRUE to send"
     if ibxl.trading_mode() == "off":
         return "#N/A trading is off - set IBXL_TRADING=paper to send paper orders"
     params = (_text(contract, "contract"), str(side).strip().upper(), float(qty), _opt_text(type, "LMT").upper(),
@@ -230,10 +275,13 @@ def IB_ORDER(key: Any, contract: Any, side: Any, qty: Any, type: Any = "LMT", li
     return _order_status(result.key)
 
 
-@excel_safe
-def IB_CANCEL(key: Any, arm: Any = False) -> Any:  # noqa: N802
+@worksheet(args={
+    "key": "The key the order was sent with",
+    "arm": "TRUE to cancel; FALSE (default) only shows the status",
+})
+def IB_CANCEL(key: Any, arm: Any = False) -> Any:
     """Cancel the order of a key when arm is TRUE; shows the order's status."""
-    k = _text(key, "key")
+    k = _text(key, "key", KEY_EXAMPLE)
     if not as_bool(arm):
         return f"disarmed ({_order_status(k)})"
     ibxl.cancel(k)
@@ -242,6 +290,12 @@ def IB_CANCEL(key: Any, arm: Any = False) -> Any:  # noqa: N802
     return _order_status(k)
 
 
-#: every worksheet function, by its Excel name
-FUNCTIONS: dict[str, Callable[..., Any]] = {name: obj for name, obj in globals().items()
-                                            if name.startswith("IB_") and callable(obj)}
+# ------------------------------------------------------------ worksheet functions declared elsewhere
+#: modules of ``ibxl.excel`` whose ``@worksheet`` functions join ``FUNCTIONS`` (one line per module)
+MODULES = (
+    "strategy_functions",
+    "risk_functions",
+)
+for _module in MODULES:
+    if importlib.util.find_spec(f"{__package__}.{_module}") is not None:
+        importlib.import_module(f"{__package__}.{_module}")
