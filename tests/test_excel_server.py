@@ -197,3 +197,40 @@ def test_serve_refuses_a_public_address_and_manifest_carries_the_token(tmp_path)
     missing = subprocess.run([sys.executable, "-m", "ibxl", "excel", "serve"], env=unlicensed,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "noncommercial" in missing.stderr
+
+
+def test_served_quote_without_a_field_is_a_price_for_every_kind_of_contract(excel_server):
+    """=IB.QUOTE(contract) through the running server's endpoints: the option comes from =IB.CHAIN."""
+    import httpx
+    import socketio
+
+    url, token = excel_server
+    chain = httpx.post(f"{url}/xlwings/custom-functions-call", json=_body("CHAIN", "AAPL", None, "C", 1),
+                       headers={"Authorization": token}, timeout=60).json()["result"]
+    option = chain[1][0]
+    assert chain[0][0] == "contract" and option.startswith("AAPL ") and option.endswith(" C"), chain
+    kinds = {"stock": "AAPL", "forex": "EUR.USD/CASH", "index": "SPX@CBOE//IND", "future": "ES 202612",
+             "option": option, "crypto": "BTC.USD/CRYPTO"}
+
+    async def run() -> dict[str, list]:
+        sio = socketio.AsyncClient()
+        got: dict[str, list] = {kind: [] for kind in kinds}
+        for kind in kinds:
+            sio.on(f"xlwings:set-result-price-{kind}", lambda data, kind=kind: got[kind].append(data["result"]))
+        await sio.connect(url, auth={"token": token, "provider": "custom"}, transports=["websocket"])
+        for kind, contract in kinds.items():  # the field argument left empty, as in =IB.QUOTE(A1)
+            await sio.emit("xlwings:function-call", _body("QUOTE", contract, None, task_key=f"price-{kind}"))
+        for _ in range(60):
+            await asyncio.sleep(0.25)
+            if all(any(isinstance(r[0][0], float) for r in got[k]) for k in kinds):
+                break
+        for kind in kinds:
+            await sio.emit("xlwings:cancel-task", {"task_key": f"price-{kind}"})
+        await asyncio.sleep(0.3)
+        await sio.disconnect()
+        return got
+
+    got = asyncio.run(run())
+    for kind, results in got.items():
+        prices = [r[0][0] for r in results if isinstance(r[0][0], float)]
+        assert prices and all(p > 0 for p in prices), (kind, kinds[kind], results)

@@ -68,11 +68,13 @@ def solution(ibxl_sim, tmp_path_factory):
     path = build_dashboard.build(tmp_path_factory.mktemp("wb") / "ibxl-dashboard.xlsx")
     import ibxl
 
-    ibxl.quotes(build_dashboard.CONTRACTS, wait=3.0)  # live lines, as an open workbook would have
+    option = ibxl.option_chain("AAPL", right="C", strikes=1)["contract"].iloc[0]
+    kinds = [c for _, c in build_dashboard.KINDS if not c.startswith("=")] + [option]
+    ibxl.quotes(build_dashboard.CONTRACTS + kinds, wait=3.0)  # live lines, as an open workbook would have
     registry = formulas.get_functions()
     shapes = _array_shapes(path)
-    for name, fn in F.FUNCTIONS.items():
-        registry[name] = _excel_fn(fn, shapes.get(name))
+    for name, spec in F.FUNCTIONS.items():
+        registry[name] = _excel_fn(spec.fn, shapes.get(name))
     model = formulas.ExcelModel().loads(str(path)).finish()
     return dict(model.calculate().items()), model
 
@@ -105,6 +107,16 @@ def test_every_quote_cell_has_a_value_and_spreads_compute(solution):
         assert float(spread) == pytest.approx(ask - bid) and float(spread) >= 0
 
 
+def test_a_quote_without_a_field_prices_every_kind_of_contract(solution):
+    p = _values(solution, "Prices")
+    kinds = [_first(p[f"A{r}"]) for r in range(2, 8)]
+    assert kinds == ["stock", "forex", "index", "future", "option", "crypto"]
+    assert str(_first(p["B6"])).startswith("AAPL ") and str(_first(p["B6"])).endswith(" C"), p["B6"]
+    for r, kind in enumerate(kinds, start=2):
+        price = _first(p[f"C{r}"])
+        assert isinstance(price, float) and price > 0, (kind, _first(p[f"B{r}"]), price)
+
+
 def test_tables_account_orders_and_status(solution):
     h = _values(solution, "History")
     table = np.asarray(h["A3:F24"], dtype=object)
@@ -118,7 +130,7 @@ def test_tables_account_orders_and_status(solution):
     assert str(_first(orders["J2"])).startswith("disarmed") and str(_first(orders["J3"])).startswith("disarmed")
     status = np.asarray(_values(solution, "Status")["A1:B10"], dtype=object)
     assert status[0][0] == "item" and "connected" in list(status[:, 0])
-    for sheet in ("Quotes", "History", "Chain", "Account", "Status"):
+    for sheet in ("Quotes", "Prices", "History", "Chain", "Account", "Status"):
         for cell, value in _values(solution, sheet).items():
             assert not _is_error(value), (sheet, cell, value)
 

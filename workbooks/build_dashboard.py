@@ -2,7 +2,7 @@
 
     .venv/bin/python workbooks/build_dashboard.py [output.xlsx]
 
-Sheets: Quotes (live board and a dependent spread column), History (bars and a chart), Chain,
+Sheets: Quotes (live board and a dependent spread column), Prices (one contract of each kind), History (bars and a chart), Chain,
 Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Status,
 and the xlwings.conf sheet classic Excel reads to import the UDFs. Tables use array formulas
 over fixed ranges, which every Excel version (and a formula engine) evaluates.
@@ -22,6 +22,9 @@ HERE = Path(__file__).parent
 OUTPUT = HERE / "ibxl-dashboard.xlsx"
 CONTRACTS = ["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "JPM", "EUR.USD/CASH", "BTC.USD/CRYPTO"]
 FIELDS = ["Bid", "Ask", "Last", "Change", "ChangePct", "Volume"]
+#: one contract of each kind, priced by =IB_QUOTE(contract) with no field (the option is the chain's first call)
+KINDS = [("stock", "AAPL"), ("forex", "EUR.USD/CASH"), ("index", "SPX@CBOE//IND"), ("future", "ES 202612"),
+         ("option", '=INDEX(IB_CHAIN("AAPL","","C",1),2,1)'), ("crypto", "BTC.USD/CRYPTO")]
 BOLD = Font(bold=True)
 HEADER = PatternFill("solid", fgColor="DDEBF7")
 
@@ -45,6 +48,14 @@ def build(path: Path = OUTPUT) -> Path:
             q.cell(row=r, column=c, value=f"=IB_QUOTE($A{r},{col}$1)")
         q.cell(row=r, column=2 + len(FIELDS), value=f"=C{r}-B{r}")
     q.column_dimensions["A"].width = 18
+
+    pr = wb.create_sheet("Prices")
+    _header(pr, 1, ["Kind", "Contract", "Price"])
+    for r, (kind, contract) in enumerate(KINDS, start=2):
+        pr.cell(row=r, column=1, value=kind)
+        pr.cell(row=r, column=2, value=contract)
+        pr.cell(row=r, column=3, value=f"=IB_QUOTE(B{r})")
+    pr.column_dimensions["B"].width = 22
 
     h = wb.create_sheet("History")
     h["A1"], h["B1"], h["C1"], h["D1"] = "Contract", "AAPL", "Duration", "1 M"
