@@ -26,6 +26,10 @@ def test_quote_board_updates_and_releases(ibxl_sim):
     assert _until(lambda: all(r["bid"] == r["bid"] for r in board.rows()))
     first = {r["contract"]: r["bid"] for r in board.rows()}
     assert _until(lambda: board.redraws >= 2) and "ibxl-quote-price" in board.table.value
+    assert board.table.value.index(">price</th>") < board.table.value.index(">bid</th>"), "Price is the first column"
+    assert _until(lambda: all(r["price"] > 0 for r in board.rows())), "a price for every row, forex too"
+    fx = next(r for r in board.rows() if r["contract"] == "EUR.USD/CASH")
+    assert fx["last"] != fx["last"] and fx["bid"] <= fx["price"] <= fx["ask"], fx
     assert _until(lambda: {r["contract"]: r["bid"] for r in board.rows()} != first), "prices move"
     board.add("APPL")
     assert _until(lambda: "did you mean AAPL" in board.status.value)

@@ -96,24 +96,25 @@ class QuoteBoard(Panel):
         return False
 
     def rows(self) -> list[dict]:
-        """The board's current rows (contract, bid, ask, last, change, change_pct, volume, stale)."""
+        """The board's current rows (contract, price, bid, ask, last, change, change_pct, volume, stale);
+        price is the last trade within the bid/ask, else the midpoint, else the close."""
         out = []
         for key in self.contracts:
             h = self._handles.get(key)
             if h is None:
                 continue
             s = h.snapshot()
-            out.append({"contract": key, "bid": s.bid, "ask": s.ask, "last": s.last if s.last == s.last else s.mid,
+            out.append({"contract": key, "price": s.price, "bid": s.bid, "ask": s.ask, "last": s.last,
                         "change": s.change, "change_pct": s.change_pct, "volume": s.volume, "stale": s.stale})
         return out
 
     def render(self) -> None:
         head = "".join(f"<th style='text-align:right;padding:2px 8px'>{h}</th>"
-                       for h in ("bid", "ask", "last", "chg", "chg %", "volume", "trend"))
+                       for h in ("price", "bid", "ask", "last", "chg", "chg %", "volume", "trend"))
         lines = [f"<table class='ibxl-table'><tr><th style='text-align:left'>contract</th>{head}</tr>"]
         for row in self.rows():
             key = row["contract"]
-            price = row["last"]
+            price = row["price"]
             prev = self._last.get(key)
             if price == price:
                 self._history[key].append(price)
@@ -124,10 +125,11 @@ class QuoteBoard(Panel):
             stale = " <span style='color:#b00020'>(stale)</span>" if row["stale"] else ""
             lines.append(
                 f"<tr class='ibxl-quote-row' data-contract='{html.escape(key)}'><td>{html.escape(key)}{stale}</td>"
-                f"<td class='ibxl-bid' style='text-align:right'>{fmt(row['bid'], 4 if row['bid'] < 10 else 2)}</td>"
-                f"<td class='ibxl-ask' style='text-align:right'>{fmt(row['ask'], 4 if row['ask'] < 10 else 2)}</td>"
                 f"<td class='ibxl-quote-price' style='text-align:right;color:{tick}'>"
                 f"{fmt(price, 4 if price < 10 else 2)}</td>"
+                f"<td class='ibxl-bid' style='text-align:right'>{fmt(row['bid'], 4 if row['bid'] < 10 else 2)}</td>"
+                f"<td class='ibxl-ask' style='text-align:right'>{fmt(row['ask'], 4 if row['ask'] < 10 else 2)}</td>"
+                f"<td class='ibxl-last' style='text-align:right'>{fmt(row['last'], 4 if row['last'] < 10 else 2)}</td>"
                 f"<td style='text-align:right;color:{chg}'>{fmt(row['change'])}</td>"
                 f"<td style='text-align:right;color:{chg}'>{fmt(row['change_pct'])}</td>"
                 f"<td style='text-align:right'>{fmt(row['volume'], 0)}</td>"
