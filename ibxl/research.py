@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
-from ib_async import ScannerSubscription, TagValue
+from ib_async import IB, Contract, ScannerSubscription, TagValue, Ticker
 
 from .contracts import contract_text, resolve
+from .live import market_price
+from .remote import on_hub
 
 NEWS_PROVIDERS = "BRFG+BRFUPDN+DJNL"
+NAN = float("nan")
 
 
 def _client():  # noqa: ANN202
@@ -19,11 +26,116 @@ def _client():  # noqa: ANN202
     return client()
 
 
+@dataclass(frozen=True)
+class ScanFigure:
+    """The figure a scan code ranks by: its column and the generic ticks it needs (none: a snapshot)."""
+
+    column: str
+    generic: str = ""
+
+
+#: scan code -> the figure it ranks by (change_pct and volume are columns of every scanner row)
+SCAN_FIGURES: dict[str, ScanFigure] = {
+    "TOP_PERC_GAIN": ScanFigure("change_pct"), "TOP_PERC_LOSE": ScanFigure("change_pct"),
+    "HOT_BY_PRICE": ScanFigure("change_pct"), "MOST_ACTIVE": ScanFigure("volume"),
+    "MOST_ACTIVE_USD": ScanFigure("dollar_volume"), "TOP_OPEN_PERC_GAIN": ScanFigure("open_change_pct"),
+    "TOP_OPEN_PERC_LOSE": ScanFigure("open_change_pct"), "TOP_PRICE_RANGE": ScanFigure("range_pct"),
+    "HIGH_OPT_IMP_VOLAT": ScanFigure("iv", "106"), "LOW_OPT_IMP_VOLAT": ScanFigure("iv", "106"),
+    "OPT_VOLUME_MOST_ACTIVE": ScanFigure("option_volume", "100"), "HOT_BY_VOLUME": ScanFigure("volume_ratio", "165"),
+    "TOP_TRADE_COUNT": ScanFigure("trade_count", "293"), "HIGH_VS_13W_HL": ScanFigure("pct_of_13w_range", "165"),
+    "LOW_VS_13W_HL": ScanFigure("pct_of_13w_range", "165"),
+}
+SCAN_COLUMNS = ["rank", "contract", "symbol", "sec_type", "exchange", "currency", "last", "change", "change_pct",
+                "volume"]
+#: seconds to wait for the figures of one batch of rows
+FIGURE_WAIT = 3.0
+
+
+def _num(v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return NAN
+    return NAN if x == -1 or math.isinf(x) else x
+
+
+def _figure_row(t: Ticker, figure: ScanFigure | None) -> dict[str, float]:
+    bid, ask, last, close = _num(t.bid), _num(t.ask), _num(t.last), _num(t.close)
+    ref = market_price(bid, ask, last, NAN)
+    row = {"last": last if last == last else ref, "change": ref - close if close else NAN,
+           "change_pct": (ref - close) / close * 100 if close else NAN, "volume": _num(t.volume)}
+    if figure is None or figure.column in row:
+        return row
+    opened, high, low = _num(t.open), _num(t.high), _num(t.low)
+    low13, high13 = _num(t.low13week), _num(t.high13week)
+    value = {
+        "dollar_volume": lambda: row["volume"] * row["last"],
+        "open_change_pct": lambda: (ref - opened) / opened * 100 if opened else NAN,
+        "range_pct": lambda: (high - low) / ref * 100 if ref else NAN,
+        "iv": lambda: _num(t.impliedVolatility),
+        "option_volume": lambda: _num(t.callVolume) + _num(t.putVolume),
+        "volume_ratio": lambda: row["volume"] / _num(t.avVolume) if _num(t.avVolume) else NAN,
+        "trade_count": lambda: _num(t.tradeCount),
+        "pct_of_13w_range": lambda: (ref - low13) / (high13 - low13) * 100 if high13 > low13 else NAN,
+    }[figure.column]()
+    return {**row, figure.column: value}
+
+
+def _ready(t: Ticker, figure: ScanFigure | None) -> bool:
+    row = _figure_row(t, figure)
+    return all(v == v for v in row.values())
+
+
+async def _batch_figures(ib: IB, contracts: list[Contract], figure: ScanFigure | None) -> list[Ticker]:
+    """Figures of a batch of rows: snapshots, or, for figures that come from generic ticks (which
+    TWS refuses for snapshots), lines held only until the figures arrive."""
+    if figure is None or not figure.generic:
+        try:
+            return await asyncio.wait_for(ib.reqTickersAsync(*contracts), FIGURE_WAIT * 3)
+        except TimeoutError:  # a snapshot that never ends: show what arrived
+            return [ib.ticker(c) or Ticker(contract=c) for c in contracts]
+    started: list[tuple[Ticker, int]] = []
+    try:
+        for con in contracts:
+            req_id = ib.client.getReqId()
+            started.append((ib.wrapper.startTicker(req_id, con, "scanner"), req_id))
+            ib.client.reqMktData(req_id, con, figure.generic, False, False, [])
+        deadline = time.monotonic() + FIGURE_WAIT
+        while time.monotonic() < deadline and not all(_ready(t, figure) for t, _ in started):
+            await asyncio.sleep(0.05)
+    finally:
+        for t, req_id in started:
+            ib.wrapper.endTicker(t, "scanner")
+            ib.client.cancelMktData(req_id)
+    return [t for t, _ in started]
+
+
+def _figures(c: Any, contracts: list[Contract], figure: ScanFigure | None) -> list[dict[str, float]]:
+    """Figures of every row, in batches that fit the market-data lines left free."""
+    from .live import registry
+
+    lines = registry()
+    budget = max(1, lines.max_lines - lines.lines_open())
+    rows: list[dict[str, float]] = []
+    for i in range(0, len(contracts), budget):
+        batch = contracts[i:i + budget]
+        tickers = c.run(lambda batch=batch: _batch_figures(c.ib, batch, figure), timeout=FIGURE_WAIT * 4)
+        rows += [_figure_row(t, figure) for t in tickers]
+    return rows
+
+
+@on_hub
 def scanner(code: str, filters: dict | None = None, rows: int = 25, instrument: str = "STK",
             location: str = "STK.US.MAJOR") -> pd.DataFrame:
-    """Run a market scanner once: ranked rows (rank, contract, symbol, sec_type, exchange, currency).
+    """Run a market scanner once: ranked rows with figures.
 
-    ``filters`` are IB's filter tags, e.g. ``{"priceAbove": 10, "volumeAbove": 1e6}``.
+    Columns: rank, contract, symbol, sec_type, exchange, currency, last, change, change_pct,
+    volume, plus the figure the scan ranks by when it is not one of these (``dollar_volume``,
+    ``open_change_pct``, ``range_pct``, ``iv``, ``option_volume``, ``volume_ratio``,
+    ``trade_count``, ``pct_of_13w_range``); ``df.attrs["ranked_by"]`` names that column. The
+    figures come from market-data snapshots taken in batches that fit the free market-data lines
+    (no line stays open). ``filters`` are IB's filter tags, e.g. ``{"priceAbove": 10,
+    "volumeAbove": 1e6}``.
     """
     c = _client()
     sub = ScannerSubscription(instrument=instrument, locationCode=location, scanCode=code.upper(),
@@ -44,10 +156,16 @@ def scanner(code: str, filters: dict | None = None, rows: int = 25, instrument: 
         from .errors import IBError
 
         raise IBError(errors[0], code=162, hint="check the scan code and filters with scanner_parameters()")
-    out = [(d.rank + 1, contract_text(d.contractDetails.contract), d.contractDetails.contract.symbol,
-            d.contractDetails.contract.secType, d.contractDetails.contract.exchange,
-            d.contractDetails.contract.currency) for d in data]
-    return pd.DataFrame(out, columns=["rank", "contract", "symbol", "sec_type", "exchange", "currency"])
+    figure = SCAN_FIGURES.get(code.upper())
+    contracts = [d.contractDetails.contract for d in data]
+    figures = _figures(c, contracts, figure) if contracts else []
+    columns = SCAN_COLUMNS + ([figure.column] if figure and figure.column not in SCAN_COLUMNS else [])
+    out = [{"rank": d.rank + 1, "contract": contract_text(con), "symbol": con.symbol, "sec_type": con.secType,
+            "exchange": con.exchange, "currency": con.currency, **fig}
+           for d, con, fig in zip(data, contracts, figures, strict=True)]
+    df = pd.DataFrame(out, columns=columns)
+    df.attrs["ranked_by"] = figure.column if figure else ""
+    return df
 
 
 def scanner_parameters() -> dict[str, list[str]]:

@@ -1,5 +1,6 @@
 """The Voila dashboard in a real browser (Debian's chromium, driven by Playwright): a quote board with
-numeric prices that change, an option chain with rows, an account summary; a screenshot is saved."""
+numeric prices that change, an option chain with rows, an account summary, a scanner whose rows
+carry figures; a screenshot is saved."""
 
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ def test_dashboard_shows_live_quotes_a_chain_and_the_account(dashboard):
         page.wait_for_selector(".ibxl-figure-value", timeout=60_000)
         summary = page.locator(".ibxl-account-summary").inner_text()
         assert "NetLiquidation" in summary and "BuyingPower" in summary
+        # the scanner's ranked rows carry figures: last, change, % change and volume
+        page.wait_for_selector(".ibxl-scan-row .ibxl-scan-change-pct", timeout=90_000)
+        for cls in ("last", "change", "change-pct", "volume"):
+            texts = page.locator(f".ibxl-scan-row .ibxl-scan-{cls}").all_inner_texts()
+            numbers = [t for t in texts if re.fullmatch(r"-?[\d,]+(\.\d+)?", t.strip())]
+            assert len(numbers) >= 5 and len(numbers) == len(texts), (cls, texts)
+        assert page.locator(".ibxl-scan-ranked").count() == 1, "the figure the scan ranks by is marked"
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
         browser.close()

@@ -54,8 +54,10 @@ def test_pnl(holding):
 
 def test_scanner_news_bulletins(holding):
     df = ibxl.scanner("MOST_ACTIVE", {"priceAbove": 50}, rows=10)
-    assert list(df.columns) == ["rank", "contract", "symbol", "sec_type", "exchange", "currency"]
+    assert list(df.columns) == ["rank", "contract", "symbol", "sec_type", "exchange", "currency", "last", "change",
+                                "change_pct", "volume"]
     assert list(df["rank"]) == list(range(1, len(df) + 1)) and 1 <= len(df) <= 10
+    assert df.attrs["ranked_by"] == "volume" and (df["last"] > 50).all() and df["volume"].notna().all()
     params = ibxl.scanner_parameters()
     assert "TOP_PERC_GAIN" in params["scan_codes"] and "priceAbove" in params["filters"]
     with pytest.raises(ibxl.IBError) as exc:
@@ -69,6 +71,32 @@ def test_scanner_news_bulletins(holding):
     assert set(portfolio_news["contract"]) <= {"JPM", "SPY"} and len(portfolio_news) > 0
     b = ibxl.bulletins()
     assert list(b.columns) == ["id", "type", "message", "exchange"] and "exchange available" in set(b["type"])
+
+
+@pytest.mark.parametrize(("code", "column"), [("HIGH_OPT_IMP_VOLAT", "iv"), ("OPT_VOLUME_MOST_ACTIVE", "option_volume"),
+                                              ("MOST_ACTIVE_USD", "dollar_volume"), ("TOP_PERC_GAIN", "change_pct")])
+def test_scanner_rows_carry_the_figure_they_are_ranked_by(holding, code, column):
+    from ibxl.live import registry
+
+    before = registry().lines_open()
+    df = ibxl.scanner(code, rows=6)
+    assert df.attrs["ranked_by"] == column and len(df) == 6
+    assert df[["last", "change", "change_pct", "volume", column]].notna().all().all(), df
+    assert (df[column] > 0).all() or column == "change_pct"
+    assert registry().lines_open() == before, "figures come from snapshots: no line stays open"
+
+
+def test_scanner_figures_fit_the_free_market_data_lines(holding):
+    from ibxl.live import registry
+
+    lines = registry()
+    saved = lines.max_lines
+    lines.max_lines = lines.lines_open() + 2  # two lines free: the 7 rows are priced 2 at a time
+    try:
+        df = ibxl.scanner("TOP_PERC_LOSE", rows=7)
+    finally:
+        lines.max_lines = saved
+    assert len(df) == 7 and df[["last", "change_pct", "volume"]].notna().all().all(), df
 
 
 def test_reference(holding):

@@ -128,6 +128,10 @@ def test_scanner_and_news_panels(ibxl_sim):
     first = scan.results
     assert _until(lambda: scan.results is not first, timeout=10), "the ranked rows refresh on their own"
     assert _until(lambda: "ibxl-scan-row" in scan.table.value)
+    for col in ("last", "change", "change_pct", "volume"):
+        assert scan.results[col].notna().all(), (col, scan.results)
+    assert scan.results.attrs["ranked_by"] == "volume" and "ibxl-scan-ranked" in scan.table.value
+    assert "ibxl-scan-change-pct" in scan.table.value and ("#1a7f37" in scan.table.value or "#cf222e" in scan.table.value)
     scan.pick.value = scan.pick.options[1]
     assert len(scan.detail.children) == 2
     news = NewsPanel("AAPL", n=5)

@@ -184,3 +184,17 @@ def show(out: W.Output, fig: Any) -> None:
     out.outputs = ({"output_type": "display_data", "metadata": {},
                     "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
                              "text/plain": f"<chart: {fig.axes[0].get_title() if fig.axes else ''}>"}},)
+
+
+#: the colours of a rise and a fall, everywhere in the panels
+UP_COLOUR = "#1a7f37"
+DOWN_COLOUR = "#cf222e"
+
+
+def change_colour(value: Any) -> str:
+    """The CSS colour of a change: green up, red down, the text colour when flat or unknown."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "inherit"
+    return UP_COLOUR if v > 0 else DOWN_COLOUR if v < 0 else "inherit"

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 import ibxl
 
-from ._base import Panel, error_text, fmt
+from ._base import DOWN_COLOUR, UP_COLOUR, Panel, change_colour, error_text, fmt
 from .charts import sparkline
 
 
@@ -119,9 +119,9 @@ class QuoteBoard(Panel):
             if price == price:
                 self._history[key].append(price)
                 self._last[key] = price
-            tick = "#1a7f37" if prev is not None and price > prev else "#cf222e" if prev is not None and price < prev \
+            tick = UP_COLOUR if prev is not None and price > prev else DOWN_COLOUR if prev is not None and price < prev \
                 else "inherit"
-            chg = "#1a7f37" if (row["change"] or 0) > 0 else "#cf222e" if (row["change"] or 0) < 0 else "inherit"
+            chg = change_colour(row["change"])
             stale = " <span style='color:#b00020'>(stale)</span>" if row["stale"] else ""
             lines.append(
                 f"<tr class='ibxl-quote-row' data-contract='{html.escape(key)}'><td>{html.escape(key)}{stale}</td>"

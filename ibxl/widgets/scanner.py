@@ -1,4 +1,5 @@
-"""ScannerPanel: pick a scan code, location and filters from TWS's scanner parameters."""
+"""ScannerPanel: pick a scan code, location and filters from TWS's scanner parameters; each ranked
+row shows its last price, change, % change, volume and the figure the scan ranks by."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pandas as pd
 
 import ibxl
 
-from ._base import Panel
+from ._base import Panel, change_colour, fmt
 
 REFRESH_SECONDS = 10.0
+#: figure columns of every scanner row -> their headings (the QuoteBoard's)
+FIGURES = {"last": "last", "change": "chg", "change_pct": "chg %", "volume": "volume"}
 
 
 class ScannerPanel(Panel):
@@ -76,6 +79,23 @@ class ScannerPanel(Panel):
         if df.empty:
             self.table.value = "<i>no rows</i>"
             return
-        rows = "".join(f"<tr class='ibxl-scan-row'><td>{r['rank']}</td><td>{html.escape(r['symbol'])}</td>"
-                       f"<td>{html.escape(r['exchange'])}</td></tr>" for _, r in df.iterrows())
-        self.table.value = f"<table class='ibxl-table'><tr><th>#</th><th>symbol</th><th>exch</th></tr>{rows}</table>"
+        ranked = df.attrs.get("ranked_by", "")
+        extra = [ranked] if ranked in df.columns and ranked not in FIGURES else []
+        columns = ["rank", "symbol", "exchange", *FIGURES, *extra]
+        titles = {"rank": "#", "exchange": "exch", **FIGURES}
+        head = "".join(f"<th{' class=ibxl-scan-ranked' if c == ranked else ''} title='{'ranked by' if c == ranked else ''}'"
+                       f" style='text-align:{'left' if i < 3 else 'right'};padding:2px 8px'>"
+                       f"{html.escape(titles.get(c, c.replace('_', ' ')))}</th>" for i, c in enumerate(columns))
+        rows = []
+        for _, r in df.iterrows():
+            colour = change_colour(r.get("change"))
+            cells = [f"<td>{r['rank']}</td><td>{html.escape(r['symbol'])}</td><td>{html.escape(r['exchange'])}</td>"]
+            for col in FIGURES:
+                value = r.get(col)
+                style = f"text-align:right;color:{colour}" if col in ("change", "change_pct") else "text-align:right"
+                digits = 0 if col == "volume" else 4 if col == "last" and value == value and value < 10 else 2
+                cells.append(f"<td class='ibxl-scan-{col.replace('_', '-')}' style='{style}'>{fmt(value, digits)}</td>")
+            for col in extra:
+                cells.append(f"<td class='ibxl-scan-figure' style='text-align:right'>{fmt(r.get(col))}</td>")
+            rows.append(f"<tr class='ibxl-scan-row'>{''.join(cells)}</tr>")
+        self.table.value = f"<table class='ibxl-table'><tr>{head}</tr>{''.join(rows)}</table>"
