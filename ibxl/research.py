@@ -133,9 +133,11 @@ def scanner(code: str, filters: dict | None = None, rows: int = 25, instrument: 
     volume, plus the figure the scan ranks by when it is not one of these (``dollar_volume``,
     ``open_change_pct``, ``range_pct``, ``iv``, ``option_volume``, ``volume_ratio``,
     ``trade_count``, ``pct_of_13w_range``); ``df.attrs["ranked_by"]`` names that column. The
-    figures come from market-data snapshots taken in batches that fit the free market-data lines
-    (no line stays open). ``filters`` are IB's filter tags, e.g. ``{"priceAbove": 10,
-    "volumeAbove": 1e6}``.
+    figures come from market-data snapshots in batches that fit the free market-data lines; the
+    figures TWS sends only as generic ticks (iv, option_volume, volume_ratio, trade_count,
+    pct_of_13w_range), which it refuses for snapshots, come from lines held only until they arrive
+    (at most ``FIGURE_WAIT`` seconds). No line stays open. ``filters`` are IB's filter tags, e.g.
+    ``{"priceAbove": 10, "volumeAbove": 1e6}``.
     """
     c = _client()
     sub = ScannerSubscription(instrument=instrument, locationCode=location, scanCode=code.upper(),
