@@ -367,8 +367,10 @@ def quotes(contracts: str | list[str], fields: list[str] | None = None, *, wait:
     change, change_pct, mid, iv, delta, gamma, vega, theta, und_price, time, stale.
     """
     items = [contracts] if isinstance(contracts, str) else list(contracts)
-    handles = [_registry.subscribe(c, owner="quotes()") for c in items]
+    handles: list[QuoteHandle] = []
     try:
+        for c in items:  # inside the try: a bad contract must not leave the good ones held
+            handles.append(_registry.subscribe(c, owner="quotes()"))
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and not all(h.snapshot().has_data for h in handles):
             time.sleep(0.02)

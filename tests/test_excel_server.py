@@ -72,6 +72,47 @@ def test_streaming_quote_pushes_at_most_four_a_second_and_releases(ibxl_sim):
     assert registry().line("GOOGL").refs == 0, "the cell's line was released"
 
 
+def test_streaming_table_holds_its_lines_until_cancelled(ibxl_sim):
+    from ibxl.live import registry
+
+    async def run() -> tuple[list, list[int]]:
+        got: list = []
+        body = _body("QUOTES", [["NFLX"], ["KO"]], None, task_key="k2")
+        task = await custom_functions_call(body, cf, streaming_callback=got.append)
+        await asyncio.sleep(1.0)
+        held = [registry().line(c).refs for c in ("NFLX", "KO")]
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        await asyncio.sleep(0.1)
+        return got, held
+
+    got, held = asyncio.run(run())
+    assert held == [1, 1], "the cell holds one line per contract while it streams"
+    assert [registry().line(c).refs for c in ("NFLX", "KO")] == [0, 0], "and gives them back when cancelled"
+    table = next(r for r in got if len(r) == 3)
+    assert table[0][:2] == ["contract", "Price"] and [r[0] for r in table[1:]] == ["NFLX", "KO"]
+
+    async def bad_range() -> tuple[list, int]:
+        shown: list = []
+        task = await custom_functions_call(_body("QUOTES", [["KO"], ["APPL"]], None, task_key="k3"), cf,
+                                           streaming_callback=shown.append)
+        await asyncio.sleep(1.0)
+        refs = registry().line("KO").refs
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return shown, refs
+
+    shown, refs = asyncio.run(bad_range())
+    assert refs == 0, "a bad contract in the range leaves no line held"
+    assert "did you mean AAPL" in str(shown[0]), shown
+
+
 def test_http_endpoints_of_the_real_server(gateway):
     env = {**os.environ, **server_environment(), "XLWINGS_LICENSE_KEY": "noncommercial",
            "IBXL_HOST": gateway.host, "IBXL_PORT": str(gateway.port), "IBXL_CLIENT_ID": "77"}

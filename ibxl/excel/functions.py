@@ -53,12 +53,18 @@ def _hold_quote(contract: Any, field: Any = None) -> Callable[[], None]:
 
 def _hold_quotes(contracts: Any, fields: Any = None) -> Callable[[], None]:
     """A streaming IB_QUOTES cell holds the line of each contract of its range."""
-    handles = [ibxl.subscribe(str(x).strip()) for x in flat(contracts)]
+    handles: list[ibxl.QuoteHandle] = []
 
     def release() -> None:
         for h in handles:
             h.release()
 
+    try:
+        for x in flat(contracts):
+            handles.append(ibxl.subscribe(str(x).strip()))
+    except Exception:
+        release()  # a bad contract in the range: give back the lines already held
+        raise
     return release
 
 
