@@ -117,6 +117,12 @@ class Panel(W.VBox):
         if seconds and seconds > 0:
             self._timers.append(_Timer(seconds, time.monotonic() + seconds, fn))
 
+    def tick(self, now: float) -> None:
+        """Run the timers that are due and redraw if the data changed (the refresh thread calls this)."""
+        self._run_timers(now)
+        if self._needs_redraw():
+            self._redraw()
+
     def _run_timers(self, now: float) -> None:
         if self._closed:
             return

@@ -74,9 +74,7 @@ class RefreshHub:
             now = time.monotonic()
             for panel in panels:
                 try:
-                    panel._run_timers(now)
-                    if panel._needs_redraw():
-                        panel._redraw()
+                    panel.tick(now)
                 except Exception:  # a broken panel must not freeze the others
                     log.exception("redrawing %s failed", type(panel).__name__)
             next_at += self.interval

@@ -6,6 +6,7 @@ clients TWS would tell (the order's own client, and client 0, which sees every o
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from ..errors import SimError
@@ -28,12 +29,16 @@ def broker_of(s: Session) -> Broker:
     return broker
 
 
+#: brokers whose events are already routed to the sessions (weak: a closed gateway's broker goes)
+_ROUTED: weakref.WeakSet[object] = weakref.WeakSet()
+
+
 def ensure_routing(gateway: Gateway) -> None:
     """Install (once) the listener that turns broker events into messages."""
     broker = gateway.models["broker"]
-    if getattr(broker, "_routed", False):
+    if broker in _ROUTED:
         return
-    broker._routed = True
+    _ROUTED.add(broker)
 
     def audience(client_id: int) -> list[Session]:
         out = [x for x in gateway.sessions if not x.closed and x.client_id is not None
