@@ -79,7 +79,8 @@ class Client:
             return fut.result(limit)
         except concurrent.futures.TimeoutError:
             fut.cancel()
-            raise RequestTimeout(f"no answer within {limit:g} s", hint="TWS may be busy; try a longer timeout=") from None
+            raise RequestTimeout(f"no answer within {limit:g} s",
+                                 hint="TWS may be busy; try a longer timeout=") from None
         except concurrent.futures.CancelledError:
             raise RequestTimeout("the request was cancelled (connection lost?)") from None
 

@@ -25,9 +25,10 @@ MAX_LINES = 100
 FIELDS = {"bid": "bid", "ask": "ask", "last": "last", "bidsize": "bid_size", "asksize": "ask_size",
           "lastsize": "last_size", "volume": "volume", "open": "open", "high": "high", "low": "low",
           "close": "close", "change": "change", "changepct": "change_pct", "mid": "mid", "iv": "iv",
-          "delta": "delta", "gamma": "gamma", "vega": "vega", "theta": "theta", "undprice": "und_price", "price": "price"}
-TOPICS = ("Price", "Bid", "Ask", "Last", "BidSize", "AskSize", "LastSize", "Volume", "Open", "High", "Low", "Close", "Change",
-          "ChangePct", "Mid", "IV", "Delta", "Gamma", "Vega", "Theta", "UndPrice")
+          "delta": "delta", "gamma": "gamma", "vega": "vega", "theta": "theta", "undprice": "und_price",
+          "price": "price"}
+TOPICS = ("Price", "Bid", "Ask", "Last", "BidSize", "AskSize", "LastSize", "Volume", "Open", "High", "Low", "Close",
+          "Change", "ChangePct", "Mid", "IV", "Delta", "Gamma", "Vega", "Theta", "UndPrice")
 NAN = float("nan")
 
 
@@ -111,7 +112,8 @@ def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
         change_pct=(ref - close) / close * 100 if close == close and close else NAN,
         mid=mid, price=market_price(bid, ask, last, close),
         iv=_num(g.impliedVol) if g else NAN, delta=_greek(g.delta) if g else NAN, gamma=_greek(g.gamma) if g else NAN,
-        vega=_greek(g.vega) if g else NAN, theta=_greek(g.theta) if g else NAN, und_price=_num(g.undPrice) if g else NAN,
+        vega=_greek(g.vega) if g else NAN, theta=_greek(g.theta) if g else NAN,
+        und_price=_num(g.undPrice) if g else NAN,
         open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())
 
 

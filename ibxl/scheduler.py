@@ -44,7 +44,8 @@ class HistoricalScheduler:
             waits.append(max(same_key) + IDENTICAL_SECONDS - now)
         same_contract = sorted(t for t, _, ck in recent if ck == contract_key and now - t < SAME_CONTRACT_WINDOW)
         if len(same_contract) + weight > SAME_CONTRACT_MAX:
-            waits.append(same_contract[len(same_contract) + weight - SAME_CONTRACT_MAX - 1] + SAME_CONTRACT_WINDOW - now)
+            oldest = same_contract[len(same_contract) + weight - SAME_CONTRACT_MAX - 1]
+            waits.append(oldest + SAME_CONTRACT_WINDOW - now)
         if len(recent) + weight > self.per_ten_minutes:
             waits.append(recent[len(recent) + weight - self.per_ten_minutes - 1][0] + TEN_MINUTES - now)
         return max(waits)

@@ -66,7 +66,8 @@ class BarStore:
     def mark(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
         """Record that [start, end] has been fetched."""
         with self._lock:
-            self.db.execute("INSERT INTO coverage VALUES (?, ?, ?)", [series, start.to_pydatetime(), end.to_pydatetime()])
+            self.db.execute("INSERT INTO coverage VALUES (?, ?, ?)",
+                            [series, start.to_pydatetime(), end.to_pydatetime()])
 
     def missing(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
         """The parts of [start, end] not yet fetched."""

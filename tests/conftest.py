@@ -8,13 +8,13 @@ import os
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 os.environ.setdefault("XLWINGS_ON_SERVER", "true")
 
-import itertools  # noqa: E402
-import socket  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+import itertools
+import socket
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
-from ibxl.sim import SimConfig, SimGateway  # noqa: E402
+from ibxl.sim import SimConfig, SimGateway
 
 _client_ids = itertools.count(100)
 

@@ -26,61 +26,61 @@ class RecordingApp(EWrapper, EClient):
     def _rec(self, name: str, *args: Any) -> None:
         self.events[name].append(args)
 
-    def nextValidId(self, orderId: int) -> None:  # noqa: N802 - ibapi's callback names
+    def nextValidId(self, orderId: int) -> None:
         self._rec("nextValidId", orderId)
         self.ready.set()
 
-    def error(self, reqId, errorTime, errorCode, errorString, advancedOrderRejectJson=""):  # noqa: N802, ANN001
+    def error(self, reqId, errorTime, errorCode, errorString, advancedOrderRejectJson=""):
         self._rec("error", reqId, errorCode, errorString)
 
-    def contractDetails(self, reqId, contractDetails):  # noqa: N802, ANN001
+    def contractDetails(self, reqId, contractDetails):
         self._rec("contractDetails", reqId, contractDetails)
 
-    def contractDetailsEnd(self, reqId):  # noqa: N802, ANN001
+    def contractDetailsEnd(self, reqId):
         self._rec("contractDetailsEnd", reqId)
 
-    def tickPrice(self, reqId, tickType, price, attrib):  # noqa: N802, ANN001
+    def tickPrice(self, reqId, tickType, price, attrib):
         self._rec("tickPrice", reqId, tickType, price)
 
-    def tickSize(self, reqId, tickType, size):  # noqa: N802, ANN001
+    def tickSize(self, reqId, tickType, size):
         self._rec("tickSize", reqId, tickType, size)
 
-    def historicalData(self, reqId, bar):  # noqa: N802, ANN001
+    def historicalData(self, reqId, bar):
         self._rec("historicalData", reqId, bar)
 
-    def historicalDataEnd(self, reqId, start, end):  # noqa: N802, ANN001
+    def historicalDataEnd(self, reqId, start, end):
         self._rec("historicalDataEnd", reqId, start, end)
 
-    def securityDefinitionOptionParameter(self, reqId, exchange, underlyingConId, tradingClass, multiplier,  # noqa: N802
-                                          expirations, strikes):  # noqa: ANN001
+    def securityDefinitionOptionParameter(self, reqId, exchange, underlyingConId, tradingClass, multiplier,
+                                          expirations, strikes):
         self._rec("secDefOptParams", reqId, exchange, tradingClass, expirations, strikes)
 
-    def securityDefinitionOptionParameterEnd(self, reqId):  # noqa: N802, ANN001
+    def securityDefinitionOptionParameterEnd(self, reqId):
         self._rec("secDefOptParamsEnd", reqId)
 
-    def openOrder(self, orderId, contract, order, orderState):  # noqa: N802, ANN001
+    def openOrder(self, orderId, contract, order, orderState):
         self._rec("openOrder", orderId, contract, order, orderState)
 
-    def orderStatus(self, orderId, status, filled, remaining, avgFillPrice, permId, parentId,  # noqa: N802, ANN001
-                    lastFillPrice, clientId, whyHeld, mktCapPrice):  # noqa: ANN001
+    def orderStatus(self, orderId, status, filled, remaining, avgFillPrice, permId, parentId,
+                    lastFillPrice, clientId, whyHeld, mktCapPrice):
         self._rec("orderStatus", orderId, status, float(filled), float(remaining), avgFillPrice)
 
-    def execDetails(self, reqId, contract, execution):  # noqa: N802, ANN001
+    def execDetails(self, reqId, contract, execution):
         self._rec("execDetails", reqId, contract, execution)
 
-    def commissionAndFeesReport(self, report):  # noqa: N802, ANN001
+    def commissionAndFeesReport(self, report):
         self._rec("commission", report)
 
-    def position(self, account, contract, position, avgCost):  # noqa: ANN001
+    def position(self, account, contract, position, avgCost):
         self._rec("position", account, contract.symbol, float(position), avgCost)
 
-    def updateAccountValue(self, key, val, currency, accountName):  # noqa: N802, ANN001
+    def updateAccountValue(self, key, val, currency, accountName):
         self._rec("accountValue", key, val, currency, accountName)
 
-    def pnl(self, reqId, dailyPnL, unrealizedPnL, realizedPnL):  # noqa: ANN001
+    def pnl(self, reqId, dailyPnL, unrealizedPnL, realizedPnL):
         self._rec("pnl", reqId, dailyPnL, unrealizedPnL, realizedPnL)
 
-    def managedAccounts(self, accountsList):  # noqa: N802, ANN001
+    def managedAccounts(self, accountsList):
         self._rec("managedAccounts", accountsList)
 
     # ------------------------------------------------------------ test helpers
@@ -93,7 +93,7 @@ class RecordingApp(EWrapper, EClient):
             raise TimeoutError("no nextValidId from the gateway")
         return self
 
-    def wait_for(self, name: str, pred=lambda args: True, timeout: float = 10.0) -> tuple[Any, ...]:  # noqa: ANN001
+    def wait_for(self, name: str, pred=lambda args: True, timeout: float = 10.0) -> tuple[Any, ...]:
         """Wait until a recorded callback of ``name`` satisfies ``pred``; returns its arguments."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -43,7 +43,7 @@ def dashboard(tmp_path_factory):
         proc.kill()
 
 
-def _prices(page) -> list[float]:  # noqa: ANN001
+def _prices(page) -> list[float]:
     texts = page.locator(".ibxl-quote-price").all_inner_texts()
     return [float(t.replace(",", "")) for t in texts if re.fullmatch(r"[\d,]+\.\d+", t.strip())]
 

@@ -10,7 +10,7 @@ from ibxl import bars
 from ibxl.bars import normalize_bar_size
 
 
-def _pacing_errors(client) -> list:  # noqa: ANN001
+def _pacing_errors(client) -> list:
     errors: list = []
     client.call(lambda: client.ib.errorEvent.connect(lambda rid, code, msg, c: errors.append(code)
                                                      if code == 162 else None))

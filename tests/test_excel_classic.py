@@ -108,7 +108,7 @@ def test_one_declaration_reaches_both_hosts():
     from ibxl.excel.classic import udf
 
     @declare.worksheet(spills=True, args={"n": "How many rows"})
-    def IB_TEST_SQUARES(n=3):  # noqa: ANN001, ANN202, N802 - an Excel name
+    def IB_TEST_SQUARES(n=3):
         """Squares of 1..n with a header row."""
         return [["n", "square"], *[[i, i * i] for i in range(1, int(n) + 1)]]
 

@@ -10,7 +10,7 @@ from ibxl.excel import functions as F
 from ibxl.excel.shapes import EXCEL_EPOCH
 
 
-def _wait_value(fn, *args, timeout: float = 3.0):  # noqa: ANN001, ANN202
+def _wait_value(fn, *args, timeout: float = 3.0):
     deadline = time.monotonic() + timeout
     value = fn(*args)
     while value == F.WAITING and time.monotonic() < deadline:

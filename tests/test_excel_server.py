@@ -188,7 +188,7 @@ def test_streaming_over_socketio_pushes_quotes_and_stops_on_cancel(excel_server)
         cancelled = asyncio.Event()
 
         @sio.on("xlwings:set-result-cell-b2")
-        async def on_result(data):  # noqa: ANN001, ANN202
+        async def on_result(data):
             (after_cancel if cancelled.is_set() else got).append(data["result"])
 
         await sio.connect(url, auth={"token": token, "provider": "custom"}, transports=["websocket"])

@@ -15,8 +15,8 @@ from ibxl.excel import functions as F
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _excel_fn(fn, shape=None):  # noqa: ANN001, ANN202
-    def call(*args):  # noqa: ANN002, ANN202
+def _excel_fn(fn, shape=None):
+    def call(*args):
         plain = [_scalar(a) for a in args]
         plain = [None if (isinstance(a, str) and a == "") or type(a).__name__ == "XlError" else a for a in plain]
         out = fn(*plain)
@@ -52,7 +52,7 @@ def _array_shapes(path: Path) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def _scalar(value):  # noqa: ANN001, ANN202
+def _scalar(value):
     if type(value).__name__ == "Ranges":  # a cell reference: the formula engine passes the range
         value = value.value
     if isinstance(value, np.ndarray):
@@ -88,11 +88,11 @@ def _values(solution, sheet: str) -> dict[str, object]:
     return out
 
 
-def _first(v):  # noqa: ANN001, ANN202
+def _first(v):
     return np.asarray(v, dtype=object).ravel()[0]
 
 
-def _is_error(v) -> bool:  # noqa: ANN001
+def _is_error(v) -> bool:
     flat = np.asarray(v, dtype=object).ravel()
     return any(isinstance(x, str) and x.startswith("#") for x in flat) or any(
         type(x).__name__ == "XlError" for x in flat)

@@ -271,7 +271,7 @@ def test_in_the_money_option_is_exercised_at_expiry():
         ib.disconnect()
 
 
-def _spawn_gateway(port: int, state_dir) -> subprocess.Popen:  # noqa: ANN001
+def _spawn_gateway(port: int, state_dir) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--state-dir", str(state_dir),
                              "--tick-interval", "0.05", "--seed", "6"])
     deadline = _time.monotonic() + 20

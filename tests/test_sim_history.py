@@ -364,13 +364,13 @@ def test_ib_insync_history(own_gateway, client_id):
 class _HistoryApp(RecordingApp):
     """The official client's callbacks for history, recorded like the others."""
 
-    def historicalDataUpdate(self, reqId, bar):  # noqa: N802, ANN001
+    def historicalDataUpdate(self, reqId, bar):
         self._rec("historicalDataUpdate", reqId, bar)
 
-    def headTimestamp(self, reqId, headTimestamp):  # noqa: N802, ANN001
+    def headTimestamp(self, reqId, headTimestamp):
         self._rec("headTimestamp", reqId, headTimestamp)
 
-    def historicalTicksLast(self, reqId, ticks, done):  # noqa: N802, ANN001
+    def historicalTicksLast(self, reqId, ticks, done):
         self._rec("historicalTicksLast", reqId, ticks, done)
 
 

@@ -78,7 +78,7 @@ def test_headlines_follow_the_simulated_price_moves(gateway, ib, aapl):
         ts = h.time.replace(tzinfo=dt.UTC).timestamp()
         day_start = ts - ts % 86400
 
-        def move(g, ts=ts, day_start=day_start):  # noqa: ANN001, ANN202
+        def move(g, ts=ts, day_start=day_start):
             inst = g.universe.get(aapl.conId)
             return (g.market.price(inst, ts) / g.market.price(inst, day_start) - 1) * 100
 
@@ -94,7 +94,7 @@ def test_big_moves_get_analyst_actions_and_stories(gateway, ib):
     ib.qualifyContracts(nvda)
     news = ib.reqHistoricalNews(nvda.conId, ALL, NOW - dt.timedelta(days=120), NOW, 300)
 
-    def daily(g):  # noqa: ANN001, ANN202
+    def daily(g):
         inst = g.universe.get(nvda.conId)
         room = g.models["news"]
         return {h.article_id.split(".")[1]: room._day_move(inst, int(h.article_id.split(".")[1], 16))  # noqa: SLF001
@@ -165,7 +165,7 @@ def test_unknown_articles_get_an_error(ib, errors):
 
 
 def test_no_article_for_a_moment_that_has_not_happened(gateway):
-    def future(g):  # noqa: ANN001, ANN202
+    def future(g):
         room = g.models["news"]
         inst = g.universe.get(265598)
         day = int((g.clock.time() + 3 * 86400 - 1262304000) // 86400)
@@ -190,7 +190,7 @@ def test_news_ticks_on_market_data_resolve_to_articles(ib):
 
 
 def test_subscribe_hook_delivers_published_and_dated_headlines(gateway):
-    def run(g):  # noqa: ANN001, ANN202
+    def run(g):
         room = g.models["news"]
         aapl_inst = g.universe.get(265598)
         msft = next(i for i in g.universe.underlyings() if i.symbol == "MSFT")
@@ -235,7 +235,7 @@ def test_subscribe_hook_delivers_headlines_as_time_passes():
 
 
 def test_publish_rejects_bad_input(gateway):
-    def bad(g):  # noqa: ANN001, ANN202
+    def bad(g):
         out = []
         for args in ((265598, "x", "NOPE"), (265598, "   ")):
             try:
@@ -290,7 +290,7 @@ def test_new_bulletins_only_and_occasional_ones(fresh_gateway):
 
 
 def test_bulletin_board_rejects_bad_bulletins(gateway):
-    def bad(g):  # noqa: ANN001, ANN202
+    def bad(g):
         out = []
         for args in ((4, "x"), (2, "no exchange")):
             try:
@@ -306,7 +306,7 @@ def test_bulletin_board_rejects_bad_bulletins(gateway):
 def test_same_seed_same_bulletins():
     def run(seed: int) -> list[tuple[int, str]]:
         with SimGateway(SimConfig(seed=seed)) as gw:
-            def scheduled(g):  # noqa: ANN001, ANN202
+            def scheduled(g):
                 board = g.models["bulletins"]
                 for _ in range(6):
                     board.publish(*board.next_scheduled())
@@ -409,25 +409,25 @@ def test_ib_insync_news_and_bulletins(gateway, client_id):
 class NewsApp(RecordingApp):
     """The official client's news, bulletin and display-group callbacks, recorded."""
 
-    def newsProviders(self, newsProviders):  # noqa: N802, ANN001
+    def newsProviders(self, newsProviders):
         self._rec("newsProviders", [p.code for p in newsProviders])
 
-    def historicalNews(self, requestId, time, providerCode, articleId, headline):  # noqa: N802, ANN001
+    def historicalNews(self, requestId, time, providerCode, articleId, headline):
         self._rec("historicalNews", requestId, time, providerCode, articleId, headline)
 
-    def historicalNewsEnd(self, requestId, hasMore):  # noqa: N802, ANN001
+    def historicalNewsEnd(self, requestId, hasMore):
         self._rec("historicalNewsEnd", requestId, hasMore)
 
-    def newsArticle(self, requestId, articleType, articleText):  # noqa: N802, ANN001
+    def newsArticle(self, requestId, articleType, articleText):
         self._rec("newsArticle", requestId, articleType, articleText)
 
-    def updateNewsBulletin(self, msgId, msgType, newsMessage, originExch):  # noqa: N802, ANN001
+    def updateNewsBulletin(self, msgId, msgType, newsMessage, originExch):
         self._rec("bulletin", msgId, msgType, newsMessage, originExch)
 
-    def displayGroupList(self, reqId, groups):  # noqa: N802, ANN001
+    def displayGroupList(self, reqId, groups):
         self._rec("displayGroupList", reqId, groups)
 
-    def displayGroupUpdated(self, reqId, contractInfo):  # noqa: N802, ANN001
+    def displayGroupUpdated(self, reqId, contractInfo):
         self._rec("displayGroupUpdated", reqId, contractInfo)
 
 
@@ -472,7 +472,7 @@ def test_malformed_requests_get_clear_errors_and_keep_the_connection(gateway, cl
     decoder = FrameDecoder()
     pending: list[list[str]] = []
 
-    def read_until(pred) -> list[list[str]]:  # noqa: ANN001
+    def read_until(pred) -> list[list[str]]:
         out: list[list[str]] = []
         while True:
             while pending:

@@ -35,7 +35,7 @@ def _frame(*fields: object) -> bytes:
     return struct.pack(">I", len(payload)) + payload
 
 
-def _read_messages(sock: socket.socket, until, timeout: float = 5.0) -> list[list[str]]:  # noqa: ANN001
+def _read_messages(sock: socket.socket, until, timeout: float = 5.0) -> list[list[str]]:
     """Read whole frames until one satisfies ``until``."""
     sock.settimeout(timeout)
     out: list[list[str]] = []

@@ -39,7 +39,7 @@ def frozen():
 def model_figures(gw: SimGateway, code: str, **req_fields) -> list[tuple[int, dict]]:
     """(conId, figures) of every contract the scan code could rank, from the gateway's own model."""
 
-    def run(g):  # noqa: ANN001, ANN202
+    def run(g):
         scanner = g.models["scanner"]
         req = ScanRequest(scan_code=code, **req_fields)
         now = g.clock.time()
@@ -236,13 +236,13 @@ def test_ib_insync_scanner(gateway, client_id):
 class ScannerApp(RecordingApp):
     """The official client's scanner callbacks, recorded."""
 
-    def scannerParameters(self, xml):  # noqa: N802, ANN001
+    def scannerParameters(self, xml):
         self._rec("scannerParameters", xml)
 
-    def scannerData(self, reqId, rank, contractDetails, distance, benchmark, projection, legsStr):  # noqa: N802, ANN001
+    def scannerData(self, reqId, rank, contractDetails, distance, benchmark, projection, legsStr):
         self._rec("scannerData", reqId, rank, contractDetails.contract.symbol, contractDetails.contract.conId)
 
-    def scannerDataEnd(self, reqId):  # noqa: N802, ANN001
+    def scannerDataEnd(self, reqId):
         self._rec("scannerDataEnd", reqId)
 
 
@@ -274,7 +274,7 @@ def test_reusing_a_req_id_replaces_the_subscription(gateway, client_id):
 
     app = ScannerApp().start(gateway.host, gateway.port, client_id)
 
-    def live(g):  # noqa: ANN001, ANN202
+    def live(g):
         return [(k[1], v.req.scan_code) for k, v in g.models["scanner"]._subs.items()  # noqa: SLF001
                 if k[0].client_id == client_id]
 

@@ -9,7 +9,7 @@ import pytest
 from ibxl.live import registry
 
 
-def _until(pred, timeout: float = 10.0) -> bool:  # noqa: ANN001
+def _until(pred, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -57,7 +57,7 @@ def test_fifty_contracts_redraw_at_most_four_times_a_second(ibxl_sim):
     assert all(registry().line(s).refs == 0 for s in symbols[:5])
 
 
-def _png(out) -> bool:  # noqa: ANN001
+def _png(out) -> bool:
     """Whether an Output widget holds a real PNG image."""
     import base64
 
@@ -131,7 +131,8 @@ def test_scanner_and_news_panels(ibxl_sim):
     for col in ("last", "change", "change_pct", "volume"):
         assert scan.results[col].notna().all(), (col, scan.results)
     assert scan.results.attrs["ranked_by"] == "volume" and "ibxl-scan-ranked" in scan.table.value
-    assert "ibxl-scan-change-pct" in scan.table.value and ("#1a7f37" in scan.table.value or "#cf222e" in scan.table.value)
+    assert "ibxl-scan-change-pct" in scan.table.value
+    assert "#1a7f37" in scan.table.value or "#cf222e" in scan.table.value, "changes in the QuoteBoard's colours"
     scan.pick.value = scan.pick.options[1]
     assert len(scan.detail.children) == 2
     news = NewsPanel("AAPL", n=5)

@@ -2,7 +2,8 @@
 
     .venv/bin/python workbooks/build_dashboard.py [output.xlsx]
 
-Sheets: Quotes (live board and a dependent spread column), Prices (one contract of each kind), History (bars and a chart), Chain,
+Sheets: Quotes (live board and a dependent spread column), Prices (one contract of each kind), History (bars
+and a chart), Chain,
 Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Status,
 and the xlwings.conf sheet classic Excel reads to import the UDFs. Tables use array formulas
 over fixed ranges, which every Excel version (and a formula engine) evaluates.

@@ -326,8 +326,10 @@ class Market:
             g_prev = self.option_greeks(inst, ts - _DAY)
             g_now = self.option_greeks(inst, ts)
             seed_v = self._rng(inst.conId, 4, int(ts // _DAY))
-            return {"open": round_to_tick(g_prev.price, 0.01), "high": round_to_tick(max(g_prev.price, g_now.price), 0.01),
-                    "low": round_to_tick(min(g_prev.price, g_now.price), 0.01), "close": round_to_tick(g_prev.price, 0.01),
+            return {"open": round_to_tick(g_prev.price, 0.01),
+                    "high": round_to_tick(max(g_prev.price, g_now.price), 0.01),
+                    "low": round_to_tick(min(g_prev.price, g_now.price), 0.01),
+                    "close": round_to_tick(g_prev.price, 0.01),
                     "volume": float(seed_v.integers(0, 5000))}
         owner = self._path_owner(inst)
         cal = owner.calendar if inst.tracks else inst.calendar

@@ -267,9 +267,11 @@ class NewsRoom:
                              f"{abs(h.move_pct):.2f}% {'up' if h.move_pct >= 0 else 'down'} on the day "
                              f"at ${h.price:.2f} when this item was written."]
         if h.provider == "BRFUPDN":
+            upgrade = "upgrades" in h.headline
+            why = ("improving demand and estimates that look too low" if upgrade
+                   else "slowing demand and estimates that look too high")
             paras.append(f"{h.detail} changed its rating on {sym} before the open. The firm's note points to "
-                         f"{'improving demand and estimates that look too low' if 'upgrades' in h.headline else 'slowing demand and estimates that look too high'}"
-                         f", and its new price target implies a {'gain' if 'upgrades' in h.headline else 'decline'} "
+                         f"{why}, and its new price target implies a {'gain' if upgrade else 'decline'} "
                          "from here.")
         elif h.kind == "flash":
             paras.append(f"The move came over the past hour of trading in {sym}; no single catalyst was "

@@ -35,7 +35,8 @@ class Greeks:
     und_price: float
 
 
-def smile_vol(atm_vol: float, spot: float, strike: float, years: float, skew: float = -0.3, smile: float = 0.5) -> float:
+def smile_vol(atm_vol: float, spot: float, strike: float, years: float, skew: float = -0.3,
+              smile: float = 0.5) -> float:
     """Implied volatility at a strike: ATM level with a skew and a smile in log-moneyness."""
     t = max(years, 1.0 / 365.0)
     k = math.log(strike / spot) / math.sqrt(t)

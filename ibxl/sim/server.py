@@ -57,7 +57,8 @@ class Gateway:
                 res = starter()
                 if asyncio.iscoroutine(res):
                     await res
-        log.info("ibxl.sim listening on %s:%s (seed %s, hours %s)", self.host, self.port, self.config.seed, self.config.hours)
+        log.info("ibxl.sim listening on %s:%s (seed %s, hours %s)", self.host, self.port, self.config.seed,
+                 self.config.hours)
         return self.host, self.port
 
     async def stop(self) -> None:

@@ -26,7 +26,8 @@ STOCK_ORDER_TYPES = (
     "TRAILLIT", "TRAILLMT", "TRAILMIT", "WHATIF",
 )
 STOCK_EXCHANGES = ("SMART", "AMEX", "NYSE", "CBOE", "ARCA", "ISLAND", "BATS", "IEX", "NASDAQ", "EDGX", "BYX", "PSX")
-OPTION_EXCHANGES = ("SMART", "AMEX", "CBOE", "PHLX", "PSE", "ISE", "BOX", "BATS", "NASDAQOM", "CBOE2", "MIAX", "EMERALD", "EDGX", "GEMINI", "MERCURY", "PEARL")
+OPTION_EXCHANGES = ("SMART", "AMEX", "CBOE", "PHLX", "PSE", "ISE", "BOX", "BATS", "NASDAQOM", "CBOE2", "MIAX",
+                    "EMERALD", "EDGX", "GEMINI", "MERCURY", "PEARL")
 MONTH_CODES = "FGHJKMNQUVXZ"
 
 Spot = Callable[[Instrument], float]
@@ -122,7 +123,9 @@ class Universe:
             inst = self._add(Instrument(
                 conId=int(row["conId"]), symbol=row["symbol"], secType="STK", exchange="SMART",
                 currency=row.get("currency", "USD"), primaryExchange=row["primaryExchange"],
-                localSymbol=row["symbol"], tradingClass=row.get("tradingClass", row["primaryExchange"] if row.get("stockType") != "ETF" else row["symbol"]),
+                localSymbol=row["symbol"],
+                tradingClass=row.get("tradingClass",
+                                     row["primaryExchange"] if row.get("stockType") != "ETF" else row["symbol"]),
                 minTick=row.get("minTick", 0.01), longName=row["longName"],
                 industry=row.get("industry", ""), category=row.get("category", ""),
                 subcategory=row.get("subcategory", ""), stockType=row.get("stockType", "COMMON"),
@@ -135,7 +138,8 @@ class Universe:
             ))
             if inst.optionable:
                 self._option_classes[inst.conId] = [
-                    {"tradingClass": inst.symbol, "multiplier": "100", "weeklies": row.get("weeklies", True), "monthlies": True}
+                    {"tradingClass": inst.symbol, "multiplier": "100", "weeklies": row.get("weeklies", True),
+                     "monthlies": True}
                 ]
         for row in raw.get("indices", []):
             inst = self._add(Instrument(
@@ -162,7 +166,8 @@ class Universe:
                 minTick=row.get("minTick", 0.00005 if row["currency"] != "JPY" else 0.005),
                 longName=f"{row['symbol']}/{row['currency']} forex", industry="Currencies",
                 marketRuleId=239 if row["currency"] != "JPY" else 240,
-                validExchanges=("IDEALPRO",), orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "IOC", "GTC", "DAY", "WHATIF"),
+                validExchanges=("IDEALPRO",),
+                orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "IOC", "GTC", "DAY", "WHATIF"),
                 calendar="fx", refPrice=row["refPrice"], volatility=row.get("volatility", 0.08), avgVolume=0,
             ))
         for row in raw.get("crypto", []):
@@ -170,7 +175,8 @@ class Universe:
                 conId=int(row["conId"]), symbol=row["symbol"], secType="CRYPTO", exchange=row["exchange"],
                 currency=row.get("currency", "USD"), localSymbol=f"{row['symbol']}.USD",
                 tradingClass=row["symbol"], marketName=row["symbol"], minTick=row.get("minTick", 0.01),
-                longName=row["longName"], industry="Cryptocurrency", marketRuleId=300 if row["symbol"] == "BTC" else 301,
+                longName=row["longName"], industry="Cryptocurrency",
+                marketRuleId=300 if row["symbol"] == "BTC" else 301,
                 validExchanges=(row["exchange"],), orderTypes=("LMT", "MKT", "IOC", "GTC", "DAY", "WHATIF"),
                 calendar="crypto", refPrice=row["refPrice"], volatility=row.get("volatility", 0.6),
                 avgVolume=row.get("avgVolume", 5000.0),
@@ -203,7 +209,8 @@ class Universe:
                         contractMonth=f"{year}{month:02d}", minTick=row["minTick"],
                         longName=row["longName"], marketName=row["symbol"], industry="Futures",
                         marketRuleId=row.get("marketRuleId", 67), validExchanges=(row["exchange"], "QBALGO"),
-                        orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "MIT", "LIT", "IOC", "GTC", "DAY", "GTD", "OCA", "WHATIF"),
+                        orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "MIT", "LIT", "IOC", "GTC", "DAY", "GTD",
+                                    "OCA", "WHATIF"),
                         calendar="cme", timeZoneId="US/Central", underConId=tracks,
                         underSymbol=row["symbol"], underSecType="IND" if tracks else "",
                         refPrice=ref, volatility=vol, avgVolume=row.get("avgVolume", 1_500_000),
@@ -283,7 +290,8 @@ class Universe:
                             marketName=tc, industry=und.industry, category=und.category,
                             subcategory=und.subcategory, marketRuleId=111 if und.secType == "IND" else 110,
                             validExchanges=OPTION_EXCHANGES if und.secType == "STK" else (und.exchange,),
-                            orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "REL", "IOC", "GTC", "DAY", "GTD", "OCA", "COND", "WHATIF"),
+                            orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "REL", "IOC", "GTC", "DAY", "GTD",
+                                        "OCA", "COND", "WHATIF"),
                             calendar="us_equity" if und.secType == "STK" else "us_index",
                             underConId=und.conId, underSymbol=und.symbol, underSecType=und.secType,
                             contractMonth=expiry[:6], refPrice=0.0, volatility=und.volatility,
@@ -324,7 +332,8 @@ class Universe:
     def options_of(self, underlying: Instrument) -> list[Instrument]:
         """All listed options on an underlying."""
         self._build_options(underlying)
-        return [i for i in self._by_symbol.get(underlying.symbol, []) if i.is_option and i.underConId == underlying.conId]
+        return [i for i in self._by_symbol.get(underlying.symbol, [])
+                if i.is_option and i.underConId == underlying.conId]
 
     def match(self, q: ContractQuery) -> list[Instrument]:
         """Every instrument a (partial) contract describes, as reqContractDetails answers."""

@@ -66,7 +66,7 @@ class QuoteBoard(Panel):
 
         try:
             self.run_in_background(subscribe, done, busy=f"subscribing {text}…")
-        except Exception as exc:  # noqa: BLE001 - shown to the user
+        except Exception as exc:  # shown to the user
             self.set_status(error_text(exc), error=True)
 
     def remove(self, contract: str | None) -> None:
@@ -119,8 +119,8 @@ class QuoteBoard(Panel):
             if price == price:
                 self._history[key].append(price)
                 self._last[key] = price
-            tick = UP_COLOUR if prev is not None and price > prev else DOWN_COLOUR if prev is not None and price < prev \
-                else "inherit"
+            moved = 0.0 if prev is None else price - prev
+            tick = UP_COLOUR if moved > 0 else DOWN_COLOUR if moved < 0 else "inherit"
             chg = change_colour(row["change"])
             stale = " <span style='color:#b00020'>(stale)</span>" if row["stale"] else ""
             lines.append(

@@ -83,7 +83,7 @@ class ScannerPanel(Panel):
         extra = [ranked] if ranked in df.columns and ranked not in FIGURES else []
         columns = ["rank", "symbol", "exchange", *FIGURES, *extra]
         titles = {"rank": "#", "exchange": "exch", **FIGURES}
-        head = "".join(f"<th{' class=ibxl-scan-ranked' if c == ranked else ''} title='{'ranked by' if c == ranked else ''}'"
+        head = "".join(f"<th{' class=ibxl-scan-ranked title=ranked' if c == ranked else ''}"
                        f" style='text-align:{'left' if i < 3 else 'right'};padding:2px 8px'>"
                        f"{html.escape(titles.get(c, c.replace('_', ' ')))}</th>" for i, c in enumerate(columns))
         rows = []

@@ -203,7 +203,8 @@ class Broker:
 
     def _check_buying_power(self, order: SimOrder, inst: Instrument) -> None:
         after = self._hypothetical(order, inst)
-        if after["InitMarginReq"] > after["EquityWithLoanValue"] or after["TotalCashValue"] < 0 and inst.secType == "CRYPTO":
+        short_of_cash = after["TotalCashValue"] < 0 and inst.secType == "CRYPTO"
+        if after["InitMarginReq"] > after["EquityWithLoanValue"] or short_of_cash:
             raise SimError(201, f"Your order is not accepted because your Equity with Loan "
                                 f"Value of [{after['EquityWithLoanValue']:,.2f} USD] is insufficient to cover the "
                                 f"Initial Margin requirement of [{after['InitMarginReq']:,.2f} USD]",

@@ -56,7 +56,8 @@ def _account_value_rows(gateway: Gateway, account: str) -> list[tuple[str, str, 
         rows.append(("CashBalance", _fmt(amount), cur))
         rows.append(("TotalCashBalance", _fmt(amount), cur))
         rows.append(("ExchangeRate", f"{broker.valuation.fx_rate(cur, base):.6f}", cur))
-    rows += [("CashBalance", _fmt(v["TotalCashValue"]), "BASE"), ("TotalCashBalance", _fmt(v["TotalCashValue"]), "BASE"),
+    rows += [("CashBalance", _fmt(v["TotalCashValue"]), "BASE"),
+             ("TotalCashBalance", _fmt(v["TotalCashValue"]), "BASE"),
              ("NetLiquidationByCurrency", _fmt(v["NetLiquidation"]), "BASE"),
              ("UnrealizedPnL", _fmt(v["UnrealizedPnL"]), "BASE"), ("RealizedPnL", _fmt(v["RealizedPnL"]), "BASE"),
              ("StockMarketValue", _fmt(v["StockMarketValue"]), "BASE"),

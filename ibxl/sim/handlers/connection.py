@@ -28,7 +28,8 @@ async def start_api(s: Session, r: FieldReader) -> None:
     if r.remaining:
         r.str("optionalCapabilities")
     if not s.gateway.register_client(s, client_id):
-        s.error(NO_VALID_ID, 326, f"Unable to connect as the client id is already in use. Retry with a unique client id. (clientId {client_id})")
+        s.error(NO_VALID_ID, 326, "Unable to connect as the client id is already in use. "
+                                  f"Retry with a unique client id. (clientId {client_id})")
         s.close_reason = f"duplicate clientId {client_id}"
         await s.drain()
         s.closed = True
@@ -63,7 +64,8 @@ def req_market_data_type(s: Session, r: FieldReader) -> None:
     r.int("version")
     kind = r.int("marketDataType")
     if kind not in (1, 2, 3, 4):
-        raise SimError(321, f"invalid market data type {kind}; use 1 (live), 2 (frozen), 3 (delayed) or 4 (delayed frozen)")
+        raise SimError(321, f"invalid market data type {kind}; "
+                            "use 1 (live), 2 (frozen), 3 (delayed) or 4 (delayed frozen)")
     s.market_data_type = kind
 
 

@@ -58,7 +58,8 @@ def req_sec_def_opt_params(s: Session, r: FieldReader) -> None:
     universe = s.gateway.universe
     und = universe.get(con_id) if con_id else None
     if und is None:
-        cands = [i for i in universe.underlyings() if i.symbol == symbol.upper() and (not sec_type or i.secType == sec_type.upper())]
+        cands = [i for i in universe.underlyings()
+                 if i.symbol == symbol.upper() and (not sec_type or i.secType == sec_type.upper())]
         und = cands[0] if cands else None
     if und is None:
         raise SimError(200, f"underlying {symbol or con_id} {sec_type} not found", req_id=req_id)

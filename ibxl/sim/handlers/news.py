@@ -41,7 +41,8 @@ def parse_news_time(text: str, what: str, req_id: int) -> float | None:
             return datetime.strptime(body, fmt).replace(tzinfo=tz).timestamp()
         except ValueError:
             continue
-    raise SimError(HISTORY_ERROR, f"{what} {text!r} is not a date; use 'yyyy-MM-dd HH:mm:ss.0' or 'yyyymmdd hh:mm:ss UTC'",
+    raise SimError(HISTORY_ERROR,
+                   f"{what} {text!r} is not a date; use 'yyyy-MM-dd HH:mm:ss.0' or 'yyyymmdd hh:mm:ss UTC'",
                    req_id=req_id)
 
 
@@ -78,7 +79,8 @@ def req_historical_news(s: Session, r: FieldReader) -> None:
     start = parse_news_time(start_text, "startDateTime", req_id)
     start = end - DEFAULT_SPAN if start is None else start
     if start > end:
-        raise SimError(HISTORY_ERROR, f"startDateTime {start_text!r} is after endDateTime {end_text or 'now'!r}; swap them",
+        raise SimError(HISTORY_ERROR,
+                       f"startDateTime {start_text!r} is after endDateTime {end_text or 'now'!r}; swap them",
                        req_id=req_id)
     items = s.gateway.models["news"].headlines(inst, start, end, providers, total + 1)
     for h in items[:total]:

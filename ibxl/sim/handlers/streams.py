@@ -4,6 +4,7 @@ as the quotes, each riding the gateway's one pulse."""
 from __future__ import annotations
 
 from ..errors import SimError
+from ..instruments import Instrument
 from ..microstructure import DEPTH_VENUES, bar, ladder, trades
 from ..protocol import ticks as T
 from ..protocol.contracts import read_contract
@@ -47,7 +48,8 @@ def req_tick_by_tick(s: Session, r: FieldReader) -> None:
     def update(now: float) -> None:
         if kind in (1, 2):
             for tr in trades(market, inst, state["t"], now):
-                s.send_update(*T.tbt_last(req_id, kind, tr.time, tr.price, tr.size, inst.primaryExchange or inst.exchange))
+                exchange = inst.primaryExchange or inst.exchange
+                s.send_update(*T.tbt_last(req_id, kind, tr.time, tr.price, tr.size, exchange))
         else:
             q_ = market.quote(inst, now)
             if kind == 3:
@@ -68,7 +70,7 @@ def req_tick_by_tick(s: Session, r: FieldReader) -> None:
     s.add_subscription(TBT, req_id, lambda: s.gateway.pulse.remove(handle))
 
 
-def _send_tick_history(s: Session, req_id: int, inst, kind: int, count: int, now: float) -> None:
+def _send_tick_history(s: Session, req_id: int, inst: Instrument, kind: int, count: int, now: float) -> None:
     market = s.gateway.market
     if kind in (1, 2):
         rows = trades(market, inst, now - count * 3, now)[-count:]
