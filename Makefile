@@ -30,9 +30,11 @@ browser:
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 test: $(STAMP) browser
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	IBXL_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	# the notebooks run top to bottom against the embedded gateway (caches in a scratch directory)
 	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks

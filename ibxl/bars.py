@@ -3,9 +3,12 @@ and kept in the local bar store so that a repeated request only fetches what is 
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -168,8 +171,10 @@ def history(contract: str, *, start: object = None, end: object = None, duration
 
         c.ib.errorEvent += on_error
         try:
-            got = await sched.run(lambda: c.ib.reqHistoricalDataAsync(con, end_str, duration_str, size, what, rth,
-                                                                       2, timeout=120),
+            def request() -> Awaitable[Any]:
+                return c.ib.reqHistoricalDataAsync(con, end_str, duration_str, size, what, rth, 2, timeout=120)
+
+            got = await sched.run(request,
                                   key=key, contract_key=(con.conId, what), bar_seconds=bar_seconds, what=what)
         finally:
             c.ib.errorEvent -= on_error
@@ -179,7 +184,7 @@ def history(contract: str, *, start: object = None, end: object = None, duration
         return _frame(list(got or []), bar_seconds, tz)
 
     for lo, hi in todo:
-        frame = c.run(lambda lo=lo, hi=hi: fetch(lo, hi), timeout=timeout)
+        frame = c.run(functools.partial(fetch, lo, hi), timeout=timeout)
         bars_store.put(series, frame)
         # the newest bar is still forming: only what is a bar or more in the past counts as fetched
         settled = min(hi, now - pd.Timedelta(seconds=bar_seconds))

@@ -60,7 +60,12 @@ def _pick_expiries(listed: list[str], expiries_arg: object) -> list[str]:
         return listed[:1]
     if isinstance(expiries_arg, int):
         return listed[:max(1, expiries_arg)]
-    wanted = [expiries_arg] if isinstance(expiries_arg, str) else list(expiries_arg)  # type: ignore[arg-type]
+    if isinstance(expiries_arg, str):
+        wanted = [expiries_arg]
+    elif isinstance(expiries_arg, list | tuple):
+        wanted = [str(e) for e in expiries_arg]
+    else:
+        raise ValueError(f"expiries={expiries_arg!r} - give None, a count, 'YYYYMMDD' or a list of them")
     missing = [e for e in wanted if e not in listed]
     if missing:
         raise ValueError(f"expiry {missing[0]!r} is not listed; listed: {', '.join(listed[:8])}...")

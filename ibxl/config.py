@@ -70,7 +70,7 @@ _ENV = {"host": "IBXL_HOST", "port": "IBXL_PORT", "client_id": "IBXL_CLIENT_ID",
         "excel_legacy_arrays": "IBXL_EXCEL_LEGACY_ARRAYS"}
 
 
-def _coerce(name: str, value: Any, kind: type) -> Any:
+def _coerce(name: str, value: Any, kind: type | str) -> Any:
     if kind is bool or isinstance(kind, str) and kind == "bool":
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     try:

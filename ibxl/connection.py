@@ -41,7 +41,7 @@ class Client:
         self._thread.start()
         self.ib: IB = self.call(IB)
         self.ib.client.MaxRequests = MESSAGES_PER_SECOND
-        self.ib.client.RequestsInterval = 1.0
+        self.ib.client.RequestsInterval = 1
         self.sim_gateway: Any = None
         self.host, self.port = settings.host, settings.port
         self.last_error: str | None = None

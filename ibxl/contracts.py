@@ -163,7 +163,7 @@ def _parse_complex(s: str, raw: str) -> ContractSpec:
         else:
             fields[name] = value.upper() if name not in ("local_symbol",) else value
     if "con_id" in fields and len(fields) == 1:
-        return ContractSpec(symbol="", sec_type="", currency="", con_id=int(fields["con_id"]))  # type: ignore[arg-type]
+        return ContractSpec(symbol="", sec_type="", currency="", con_id=int(str(fields["con_id"])))
     if "symbol" not in fields and "con_id" not in fields and "local_symbol" not in fields:
         raise _syntax(raw, "sym= (or conid= or local=) is required")
     sec = str(fields.get("sec_type", "STK"))

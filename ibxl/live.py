@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from ib_async import Contract, Ticker
@@ -15,6 +15,9 @@ from ib_async import Contract, Ticker
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
 from .remote import on_hub
+
+if TYPE_CHECKING:
+    from .connection import Client
 
 #: lines nobody holds are released after this many seconds without a read
 IDLE_SECONDS = 60.0
@@ -170,12 +173,12 @@ class Registry:
         self._lines: dict[str, Line] = {}
         self._by_conid: dict[int, Line] = {}
         self._aliases: dict[str, str] = {}
-        self._client = None
+        self._client: Client | None = None
         self.max_lines = MAX_LINES
         self.updates = 0
 
     # ------------------------------------------------------------ wiring
-    def _attach(self):  # noqa: ANN202 - the connection.Client
+    def _attach(self) -> Client:
         from .connection import client
 
         c = client()
@@ -215,6 +218,8 @@ class Registry:
 
     async def _restore(self) -> None:
         c = self._client
+        if c is None:
+            return
         for line in list(self._lines.values()):
             line.ticker = c.ib.reqMktData(line.contract, _generic(line.contract))
 

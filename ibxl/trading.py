@@ -87,14 +87,17 @@ def _check_mode(account: str) -> None:
 
 def _build(side: str, qty: float, kind: str, limit: float | None, stop: float | None, tif: str,
            outside_rth: bool) -> Order:
+    # _validate has checked that each order type has the prices it needs
     if kind == "MKT":
         o: Order = MarketOrder(side, qty)
-    elif kind == "LMT":
+    elif kind == "LMT" and limit is not None:
         o = LimitOrder(side, qty, limit)
-    elif kind == "STP":
+    elif kind == "STP" and stop is not None:
         o = StopOrder(side, qty, stop)
-    else:
+    elif kind == "STP LMT" and limit is not None and stop is not None:
         o = StopLimitOrder(side, qty, limit, stop)
+    else:
+        raise ValueError(f"order type {kind} needs {'a limit' if 'LMT' in kind else 'a stop'} price")
     o.tif, o.outsideRth = tif, outside_rth
     return o
 

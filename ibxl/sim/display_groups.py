@@ -30,7 +30,7 @@ class DisplayGroups:
         return "|".join(str(g) for g in GROUP_IDS)
 
     def subscribe(self, owner: Hashable, req_id: int, group: int,
-                  callback: Callable[[str], None]) -> tuple[str, Callable[[], None]]:
+                  callback: Callable[[str], None]) -> tuple[str, Callable[[], object]]:
         """Listen to a group; ``callback`` gets its contract whenever another client changes it.
         Returns what the group shows now and the function that stops listening."""
         if group not in GROUP_IDS:

@@ -332,7 +332,8 @@ class History:
             vals = (bid(o) + spread, bid(h) + spread, bid(lo) + spread, bid(c) + spread)
         else:  # BID_ASK: time-average bid, highest ask, lowest bid, time-average ask
             vals = (wap - spread / 2, bid(h) + spread, bid(lo), wap + spread / 2)
-        return Bar(t, *(round(v, 8) for v in vals), -1.0, -1.0, -1)
+        bar_open, bar_high, bar_low, bar_close = (round(v, 8) for v in vals)
+        return Bar(t, bar_open, bar_high, bar_low, bar_close, -1.0, -1.0, -1)
 
     def _vol_bar(self, t: int, inst: Instrument, what: str) -> Bar:
         path = self.market.daily_log_path(self.market._path_owner(inst))  # noqa: SLF001
@@ -359,8 +360,8 @@ class History:
                 days.append(day)
             day -= timedelta(days=1)
         days.reverse()
-        daily = [self._day_bar(inst, d, cal, req, end_day) for d in days]
-        daily = [b for b in daily if b is not None]
+        found = [self._day_bar(inst, d, cal, req, end_day) for d in days]
+        daily = [b for b in found if b is not None]
         if req.bar_seconds == 86400:
             return daily
         return _group(daily, weekly=req.bar_seconds == 7 * 86400)
@@ -463,7 +464,10 @@ class _PathReader:
             j = min(MINUTES, i + (m1 - m))
             hi, lo, cl = bars.high[i:j], bars.low[i:j], bars.close[i:j]
             typical = (hi + lo + cl) / 3
-            opens.append(bars.open[i]), highs.append(hi.max()), lows.append(lo.min()), closes.append(cl[-1])
+            opens.append(bars.open[i])
+            highs.append(hi.max())
+            lows.append(lo.min())
+            closes.append(cl[-1])
             if self.no_volume:
                 vol = np.zeros(j - i)
             else:
@@ -472,7 +476,9 @@ class _PathReader:
                     vol = np.floor(vol / self.lot) * self.lot
                 # prints in a minute: about one per traded lot, at most one a second (as the tape has)
                 count += int(np.minimum(vol / self.lot, 60).sum())
-            vols.append(vol.sum()), pvs.append((vol * typical).sum()), means.append(typical.mean() * (j - i))
+            vols.append(vol.sum())
+            pvs.append((vol * typical).sum())
+            means.append(typical.mean() * (j - i))
             m += j - i
         k = self.scale(m0 * 60)
         return _Segment(opens[0] * k, max(highs) * k, min(lows) * k, closes[-1] * k, float(sum(vols)),
@@ -511,7 +517,8 @@ def _group(daily: list[Bar], weekly: bool) -> list[Bar]:
     groups: dict[tuple[int, int], list[Bar]] = {}
     for b in daily:
         d = datetime.fromtimestamp(b.time, UTC).date()
-        key = tuple(d.isocalendar()[:2]) if weekly else (d.year, d.month)
+        iso = d.isocalendar()
+        key = (iso.year, iso.week) if weekly else (d.year, d.month)
         groups.setdefault(key, []).append(b)
     out = []
     for bars in groups.values():

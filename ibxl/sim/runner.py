@@ -43,18 +43,18 @@ class SimGateway:
         if self._thread is not None:
             return self
         ready: Future[None] = Future()
-        self._loop = asyncio.new_event_loop()
+        loop = self._loop = asyncio.new_event_loop()
 
         def main() -> None:
-            asyncio.set_event_loop(self._loop)
+            asyncio.set_event_loop(loop)
             try:
                 self.gateway = Gateway(self.config, self.clock)
-                self._loop.run_until_complete(self.gateway.start())
+                loop.run_until_complete(self.gateway.start())
             except BaseException as exc:  # report start-up failures to the caller
                 ready.set_exception(exc)
                 return
             ready.set_result(None)
-            self._loop.run_forever()
+            loop.run_forever()
 
         self._thread = threading.Thread(target=main, name="ibxl-sim", daemon=True)
         self._thread.start()

@@ -253,7 +253,7 @@ class Scanner:
 
     # ------------------------------------------------------------ subscriptions
     def subscribe(self, owner: Hashable, req_id: int, req: ScanRequest,
-                  on_rows: Callable[[list[tuple[Instrument, Figures]]], None]) -> Callable[[], None]:
+                  on_rows: Callable[[list[tuple[Instrument, Figures]]], None]) -> Callable[[], object]:
         """Start a subscription: ``on_rows`` gets the ranked rows now and again every
         :attr:`refresh_seconds` until the returned function is called. ``owner`` is the client
         (at most :data:`MAX_SUBSCRIPTIONS` each)."""
@@ -358,14 +358,14 @@ class Scanner:
             _text(rf, "category", "Price & Volume" if group in ("PRICE", "VOLUME", "AVGVOLUME") else "Fundamentals")
             _text(rf, "histogram", "false")
             _text(rf, "access", "unrestricted")
-            for tag, spec in FILTERS.items():
-                if spec.group != group:
+            for tag, flt in FILTERS.items():
+                if flt.group != group:
                     continue
                 af = ET.SubElement(rf, "AbstractField", type="DoubleField")
                 _text(af, "code", tag)
-                _text(af, "displayName", spec.label)
-                _text(af, "abbrev", spec.label)
-                _text(af, "acceptNegative", "true" if spec.figure.endswith("change_pct") else "false")
+                _text(af, "displayName", flt.label)
+                _text(af, "abbrev", flt.label)
+                _text(af, "acceptNegative", "true" if flt.figure.endswith("change_pct") else "false")
         # a SimpleFilter as TWS sends for choices; the choices carry <value> rather than TWS's <code> so
         # that every <code> in the document names a filter tag
         sf = ET.SubElement(filter_list, "SimpleFilter")

@@ -59,7 +59,7 @@ def candles(df: pd.DataFrame, title: str, overlays: set[str]) -> plt.Figure:
             axis.plot(x, m["signal"], linewidth=1)
             axis.bar(x, m["hist"], color="#8c959f", width=0.7)
         axis.set_ylabel(name, fontsize=8)
-    ticks = np.linspace(0, len(df) - 1, min(6, len(df))).astype(int) if len(df) else []
+    ticks: list[int] = np.linspace(0, len(df) - 1, min(6, len(df))).astype(int).tolist() if len(df) else []
     axes[-1].set_xticks(ticks, [str(df.index[i])[:10] for i in ticks], fontsize=8)
     fig.tight_layout()
     return fig

@@ -98,6 +98,8 @@ class OptionChainPanel(Panel):
             body.append(f"<tr class='ibxl-chain-row'>{cells}</tr>")
         self.table.value = (f"<div><b>calls</b> | <b>puts</b></div><table class='ibxl-table'><tr>{head}</tr>"
                             + "".join(body) + "</table>")
+        if self.chain is None:
+            return
         both = pd.concat([self.chain, self.terms]) if self.terms is not None else self.chain
         fig = smile(both.drop_duplicates("contract"), self.underlying.value)
         show(self.plot, fig)

@@ -71,10 +71,11 @@ class QuoteBoard(Panel):
 
     def remove(self, contract: str | None) -> None:
         """Stop showing a contract and release its line."""
-        handle = self._handles.pop(contract or "", None)
+        key = contract or ""
+        handle = self._handles.pop(key, None)
         if handle is not None:
             handle.release()
-            self._history.pop(contract, None)
+            self._history.pop(key, None)
             self.remove_pick.options = self.contracts
             self.mark_dirty()
 

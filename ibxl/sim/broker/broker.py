@@ -126,7 +126,8 @@ class Broker:
         self._validate(order, inst)
         existing = self.orders.get(order.order_id)
         if existing is not None and not existing.what_if:
-            return self._modify(existing, order, inst)
+            self._modify(existing, order, inst)
+            return None
         if order.order_id < self._next_id and existing is None and order.order_id in self._used_ids():
             raise SimError(103, f"{order.order_id}", req_id=order.order_id)
         if order.what_if:
@@ -298,8 +299,8 @@ class Broker:
         for o in group:
             if o.is_done:
                 continue
-            parent = self.orders.get(o.parent_id) if o.parent_id else None
-            waiting = parent is not None and parent.status != "Filled"
+            above = self.orders.get(o.parent_id) if o.parent_id else None
+            waiting = above is not None and above.status != "Filled"
             held = waiting or o.order_type in HELD_TYPES or bool(o.conditions) and not o.triggered
             status = "PreSubmitted" if held else "Submitted"
             if o.status != status:
@@ -456,7 +457,7 @@ class Broker:
             cushion = v["Cushion"] * 100
             return cmp(cushion, c.value)
         if c.kind == 5:
-            return any(self.universe.get(f.con_id) and self.universe.get(f.con_id).symbol == c.symbol
+            return any(getattr(self.universe.get(f.con_id), "symbol", None) == c.symbol
                        for f in self.fills if f.time >= order.created)
         if c.kind == 6:
             inst = self.universe.get(c.con_id)

@@ -3,6 +3,8 @@ as the quotes, each riding the gateway's one pulse."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import SimError
 from ..instruments import Instrument
 from ..microstructure import DEPTH_VENUES, bar, ladder, trades
@@ -43,7 +45,8 @@ def req_tick_by_tick(s: Session, r: FieldReader) -> None:
     now = s.gateway.clock.time()
     if count > 0:
         _send_tick_history(s, req_id, inst, kind, min(count, MAX_HISTORY_TICKS), now)
-    state = {"t": int(now), "bid": None, "mid": None}
+    # what was sent last, so that only changes go out
+    state: dict[str, Any] = {"t": int(now), "bid": None, "mid": None}
 
     def update(now: float) -> None:
         if kind in (1, 2):
@@ -73,15 +76,16 @@ def req_tick_by_tick(s: Session, r: FieldReader) -> None:
 def _send_tick_history(s: Session, req_id: int, inst: Instrument, kind: int, count: int, now: float) -> None:
     market = s.gateway.market
     if kind in (1, 2):
-        rows = trades(market, inst, now - count * 3, now)[-count:]
+        done = trades(market, inst, now - count * 3, now)[-count:]
         s.send(*T.historical_ticks_last(req_id, [(t.time, t.price, t.size, inst.primaryExchange or inst.exchange)
-                                                 for t in rows]))
+                                                 for t in done]))
     elif kind == 3:
-        rows = [market.quote(inst, t) for t in range(int(now) - count + 1, int(now) + 1)]
-        s.send(*T.historical_ticks_bid_ask(req_id, [(int(q.time), q.bid, q.ask, q.bid_size, q.ask_size) for q in rows]))
+        quotes = [market.quote(inst, t) for t in range(int(now) - count + 1, int(now) + 1)]
+        s.send(*T.historical_ticks_bid_ask(req_id, [(int(q.time), q.bid, q.ask, q.bid_size, q.ask_size)
+                                                    for q in quotes]))
     else:
-        rows = [(t, round(market.price(inst, t), 6)) for t in range(int(now) - count + 1, int(now) + 1)]
-        s.send(*T.historical_ticks_mid(req_id, rows))
+        mids = [(t, round(market.price(inst, t), 6)) for t in range(int(now) - count + 1, int(now) + 1)]
+        s.send(*T.historical_ticks_mid(req_id, mids))
 
 
 @handles(Req.CANCEL_TICK_BY_TICK_DATA)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 UNSET_INT = 2**31 - 1
@@ -35,7 +36,8 @@ class FieldReader:
         """The next field as text."""
         return self._next(what)
 
-    def int(self, what: str = "integer", default: int | None = None) -> int:
+    # from here on `str`, `int`, ... in class scope are these methods: annotations name the builtins
+    def int(self, what: builtins.str = "integer", default: builtins.int | None = None) -> builtins.int:
         """The next field as an integer; empty gives ``default`` (or an error if none)."""
         raw = self._next(what)
         if raw == "":
@@ -53,7 +55,7 @@ class FieldReader:
                 return int(as_float)
             raise BadField(f"{self.name}: field '{what}'={raw[:30]!r} is not an integer") from None
 
-    def float(self, what: str = "number", default: float | None = 0.0) -> float:
+    def float(self, what: builtins.str = "number", default: builtins.float | None = 0.0) -> builtins.float:
         """The next field as a float; empty (or IB's 'unset' max double) gives ``default``."""
         raw = self._next(what)
         if raw == "":
@@ -67,7 +69,7 @@ class FieldReader:
         except ValueError:
             raise BadField(f"{self.name}: field '{what}'={raw[:30]!r} is not a number") from None
 
-    def bool(self, what: str = "flag") -> bool:
+    def bool(self, what: builtins.str = "flag") -> builtins.bool:
         """The next field as a boolean (0/1, empty is False)."""
         raw = self._next(what)
         if raw in ("", "0", "false", "False"):
@@ -79,23 +81,23 @@ class FieldReader:
         except ValueError:
             raise BadField(f"{self.name}: field '{what}'={raw[:30]!r} is not a 0/1 flag") from None
 
-    def skip(self, n: int = 1) -> None:
+    def skip(self, n: builtins.int = 1) -> None:
         """Skip ``n`` fields (that must exist)."""
         for _ in range(n):
             self._next("skipped field")
 
-    def rest(self) -> list[str]:
+    def rest(self) -> list[builtins.str]:
         """All remaining fields."""
         out = self.fields[self.pos :]
         self.pos = len(self.fields)
         return out
 
     @property
-    def remaining(self) -> int:
+    def remaining(self) -> builtins.int:
         """How many fields are left."""
         return len(self.fields) - self.pos
 
-    def tag_values(self, what: str = "options") -> list[tuple[str, str]]:
+    def tag_values(self, what: builtins.str = "options") -> list[tuple[builtins.str, builtins.str]]:
         """A TWS 'TagValue list' encoded as one 'tag=value;tag=value;' field."""
         raw = self._next(what)
         out: list[tuple[str, str]] = []
