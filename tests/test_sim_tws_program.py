@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROGRAM = Path(__file__).with_name("tws_program.py")
+PROGRAM = Path(__file__).parent / "support" / "tws_program.py"
 
 
 def test_a_tws_program_runs_unchanged(gateway):
