@@ -57,7 +57,8 @@ def test_scanner_news_bulletins(holding):
     assert list(df.columns) == ["rank", "contract", "symbol", "sec_type", "exchange", "currency", "last", "change",
                                 "change_pct", "volume"]
     assert list(df["rank"]) == list(range(1, len(df) + 1)) and 1 <= len(df) <= 10
-    assert df.attrs["ranked_by"] == "volume" and (df["last"] > 45).all() and df["volume"].notna().all()  # moved since
+    # the figures are snapshots taken just after the scan: a price near the filter may have moved a little
+    assert df.attrs["ranked_by"] == "volume" and (df["last"] > 45).all() and df["volume"].notna().all()
     params = ibxl.scanner_parameters()
     assert "TOP_PERC_GAIN" in params["scan_codes"] and "priceAbove" in params["filters"]
     with pytest.raises(ibxl.IBError) as exc:
