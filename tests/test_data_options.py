@@ -29,6 +29,8 @@ def test_expiries_strikes_and_selection(ibxl_sim):
     assert set(ch["right"]) == {"P"} and ch["strike"].between(lo, hi).all() and set(ch["expiry"]) == {exps[1]}
     with pytest.raises(ValueError, match="not listed"):
         ibxl.option_chain("SPY", expiries="19990101")
+    with pytest.raises(ValueError, match="expiries=2.5 - give None, a count, 'YYYYMMDD' or a list"):
+        ibxl.option_chain("SPY", expiries=2.5)
     with pytest.raises(ibxl.IBXLError):
         ibxl.option_chain("EUR.USD/CASH")
 
