@@ -120,6 +120,9 @@ def test_scan_and_news(ibxl_sim):
     for name in ("last", "change", "change_pct", "volume"):
         assert all(isinstance(r[head.index(name)], float) for r in rows[1:]), (name, rows)
     assert F.IB_SCAN(None).startswith("#VALUE! scan code is empty - give a scan code such as TOP_PERC_GAIN")
+    again = F.IB_SCAN("top_perc_gain", 5, "priceAbove = 20")
+    assert again is rows, "recalculations within SCAN_REFRESH_SECONDS reuse the rows (no new scan, no snapshots)"
+    assert F.IB_SCAN("TOP_PERC_GAIN", 4, "priceAbove=20") is not rows, "other arguments: another scan"
     assert F.IB_SCAN("TOP_PERC_GAIN", 5, "priceAbove").startswith("#VALUE! filter")
     news = F.IB_NEWS("AAPL", 3)
     assert news[0][:4] == ["time", "provider", "article_id", "headline"] and len(news) == 4

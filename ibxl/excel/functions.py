@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -196,6 +197,13 @@ def IB_EXECUTIONS() -> Any:
     return table(ibxl.executions(), index=False)
 
 
+#: a volatile IB_SCAN cell recalculates every second; its rows (a scan plus a snapshot of every row, which
+#: spends IB's message allowance) are refreshed this often, as TWS refreshes a scanner's rows
+SCAN_REFRESH_SECONDS = 30.0
+_scans: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[float, list[list[Any]]]] = {}
+_scans_lock = threading.Lock()
+
+
 def _filters(value: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in flat(value):
@@ -215,10 +223,20 @@ def _filters(value: Any) -> dict[str, str]:
 })
 def IB_SCAN(code: Any, rows: Any = 25, filters: Any = None) -> Any:
     """A market scanner (e.g. TOP_PERC_GAIN, MOST_ACTIVE) with filters like "priceAbove=10;volumeAbove=1e6":
-    ranked rows with last, change, % change, volume and the figure the scan ranks by."""
+    ranked rows with last, change, % change, volume and the figure the scan ranks by. Refreshed at most
+    every 30 seconds."""
     n = 25 if is_blank(rows) else int(float(rows))
-    df = ibxl.scanner(_text(code, "scan code", "a scan code such as TOP_PERC_GAIN"), _filters(filters), rows=n)
-    return table(df, index=False)
+    scan_code, wanted = _text(code, "scan code", "a scan code such as TOP_PERC_GAIN"), _filters(filters)
+    key = (scan_code.upper(), n, tuple(sorted(wanted.items())))
+    now = time.monotonic()
+    with _scans_lock:
+        cached = _scans.get(key)
+    if cached is not None and now - cached[0] < SCAN_REFRESH_SECONDS:
+        return cached[1]
+    out = table(ibxl.scanner(scan_code, wanted, rows=n), index=False)
+    with _scans_lock:
+        _scans[key] = (now, out)
+    return out
 
 
 @worksheet(spills=True, args={"contract": CONTRACT_HELP, "n": "How many headlines (default 10)"})
