@@ -6,6 +6,7 @@ gets and writes them as TWS does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -208,27 +209,36 @@ def cancel_account_summary(s: Session, r: FieldReader) -> None:
     r.int("reqId")
 
 
-@handles(Req.PNL)
-def req_pnl(s: Session, r: FieldReader) -> None:
-    req_id = r.int("reqId")
-    account = r.str("account")
-    r.str("modelCode")
-    broker = broker_of(s)
-    broker.account(account)
-
+def _stream_pnl(s: Session, kind: str, req_id: int, values: Callable[[], tuple[object, ...]]) -> None:
+    """Send ``values()`` now and then every PNL_REFRESH seconds until the subscription is cancelled
+    (reqPnL and reqPnLSingle share this loop; only what they send differs)."""
+    msg = Msg.PNL if kind == "pnl" else Msg.PNL_SINGLE
     last = [0.0]
 
     def update(now: float) -> None:
         if now - last[0] < PNL_REFRESH:
             return
         last[0] = now
-        v = broker.values(account)
-        s.send_update(Msg.PNL, req_id, round(v["DailyPnL"], 2), round(v["UnrealizedPnL"], 2),
-                      round(v["RealizedPnL"], 2))
+        s.send_update(msg, req_id, *values())
 
     update(s.gateway.clock.time())
     handle = s.gateway.pulse.add(update)
-    s.add_subscription("pnl", req_id, lambda: s.gateway.pulse.remove(handle))
+    s.add_subscription(kind, req_id, lambda: s.gateway.pulse.remove(handle))
+
+
+@handles(Req.PNL)
+def req_pnl(s: Session, r: FieldReader) -> None:
+    req_id = r.int("reqId")
+    account = r.str("account")
+    r.str("modelCode")
+    broker = broker_of(s)
+    broker.account(account, req_id=req_id)
+
+    def values() -> tuple[object, ...]:
+        v = broker.values(account)
+        return round(v["DailyPnL"], 2), round(v["UnrealizedPnL"], 2), round(v["RealizedPnL"], 2)
+
+    _stream_pnl(s, "pnl", req_id, values)
 
 
 @handles(Req.CANCEL_PNL)
@@ -243,26 +253,19 @@ def req_pnl_single(s: Session, r: FieldReader) -> None:
     r.str("modelCode")
     con_id = r.int("conId", default=0)
     broker = broker_of(s)
-    acct = broker.account(account)
+    acct = broker.account(account, req_id=req_id)
     if s.gateway.universe.get(con_id) is None:
         raise SimError(200, f"conId {con_id}", req_id=req_id)
-    last = [0.0]
 
-    def update(now: float) -> None:
-        if now - last[0] < PNL_REFRESH:
-            return
-        last[0] = now
+    def values() -> tuple[object, ...]:
         rows = [x for x in broker.valuation.position_rows(acct) if x["inst"].conId == con_id]
-        if rows:
-            x = rows[0]
-            s.send_update(Msg.PNL_SINGLE, req_id, x["position"], round(x["daily"], 2), round(x["unrealized"], 2),
-                          round(x["realized"], 2), round(x["value"], 2))
-        else:
-            s.send_update(Msg.PNL_SINGLE, req_id, 0, 0.0, 0.0, 0.0, 0.0)
+        if not rows:
+            return 0, 0.0, 0.0, 0.0, 0.0
+        x = rows[0]
+        return (x["position"], round(x["daily"], 2), round(x["unrealized"], 2), round(x["realized"], 2),
+                round(x["value"], 2))
 
-    update(s.gateway.clock.time())
-    handle = s.gateway.pulse.add(update)
-    s.add_subscription("pnl_single", req_id, lambda: s.gateway.pulse.remove(handle))
+    _stream_pnl(s, "pnl_single", req_id, values)
 
 
 @handles(Req.CANCEL_PNL_SINGLE)
