@@ -220,23 +220,34 @@ def risk_table(book: pd.DataFrame, multi: bool = False) -> pd.DataFrame:
     """The risk table of a book with filled greeks (see :func:`ibxl.risk_engine.fill_greeks`),
     with a Total row (per account and overall when ``multi``)."""
     r = engine.position_risk(book)
-    out = pd.DataFrame({
-        "account": r["account"], "contract": r["contract"], "symbol": r["symbol"], "sec_type": r["sec_type"],
-        "underlying": r["underlying"], "quantity": r["quantity"], "price": r["price"],
-        "market_value": r["market_value"], "und_price": r["und_price"],
-        "iv": r["iv"].where(r["is_option"].astype(bool)), "unit_delta": r["delta"], "delta": r["position_delta"],
-        "dollar_delta": r["dollar_delta"], "gamma": r["position_gamma"], "vega": r["position_vega"],
-        "theta": r["position_theta"], "beta": r["beta"], "beta_delta": r["beta_delta"],
-        "greeks_source": r["greeks_source"]}, columns=RISK_COLUMNS)
-    groups = [(a, out[out["account"] == a]) for a in dict.fromkeys(out["account"])] if multi else []
-    totals = []
-    for acct, part in [*groups, (TOTAL if multi else out["account"].iloc[0], out)]:
-        row: dict[str, object] = {c: np.nan for c in RISK_COLUMNS}
-        row.update({"account": acct, "contract": TOTAL, "symbol": "", "sec_type": "", "underlying": "",
-                    "greeks_source": ""})
-        row.update({c: float(part[c].sum()) for c in SUMMED})
-        totals.append(row)
-    return pd.concat([out, pd.DataFrame(totals, columns=RISK_COLUMNS)], ignore_index=True)
+    is_opt = book["is_option"].to_numpy(bool)
+    cols: dict[str, np.ndarray] = {
+        "account": book["account"].to_numpy(object), "contract": book["contract"].to_numpy(object),
+        "symbol": book["symbol"].to_numpy(object), "sec_type": book["sec_type"].to_numpy(object),
+        "underlying": book["underlying"].to_numpy(object), "quantity": book["quantity"].to_numpy(float),
+        "price": book["price"].to_numpy(float), "market_value": r["market_value"],
+        "und_price": book["und_price"].to_numpy(float),
+        "iv": np.where(is_opt, book["iv"].to_numpy(float), np.nan), "unit_delta": book["delta"].to_numpy(float),
+        "delta": r["delta"], "dollar_delta": r["dollar_delta"], "gamma": r["gamma"], "vega": r["vega"],
+        "theta": r["theta"], "beta": book["beta"].to_numpy(float), "beta_delta": r["beta_delta"],
+        "greeks_source": book["greeks_source"].to_numpy(object)}
+    accounts = cols["account"]
+    groups = [(a, accounts == a) for a in dict.fromkeys(accounts)] if multi else []
+    labels = [*(a for a, _ in groups), TOTAL if multi else (accounts[0] if len(accounts) else "")]
+    masks = [*(m for _, m in groups), np.ones(len(accounts), bool)]
+    for name in RISK_COLUMNS:
+        if name in SUMMED:
+            extra = np.array([cols[name][m].sum() for m in masks], dtype=float)
+        elif name == "account":
+            extra = np.array(labels, dtype=object)
+        elif name == "contract":
+            extra = np.array([TOTAL] * len(masks), dtype=object)
+        elif cols[name].dtype == object:
+            extra = np.array([""] * len(masks), dtype=object)
+        else:
+            extra = np.full(len(masks), np.nan)
+        cols[name] = np.concatenate([cols[name], extra])
+    return pd.DataFrame(cols, columns=RISK_COLUMNS)
 
 
 def _axis(values: object, default: tuple[float, ...], name: str) -> np.ndarray:
@@ -328,8 +339,9 @@ def _var_of(part: pd.DataFrame, conf: float, horizon: int, how: str, window: str
     if part.empty:
         return {"var": 0.0, "expected_shortfall": 0.0}
     r = engine.position_risk(part)
-    r["dollar_gamma"] = r["position_gamma"] * r["und_price"] ** 2
-    by_und = r.groupby("underlying")[["dollar_delta", "dollar_gamma"]].sum()
+    exposure = pd.DataFrame({"underlying": part["underlying"].to_numpy(object), "dollar_delta": r["dollar_delta"],
+                             "dollar_gamma": r["gamma"] * part["und_price"].to_numpy(float) ** 2})
+    by_und = exposure.groupby("underlying")[["dollar_delta", "dollar_gamma"]].sum()
     closes = {text: _daily_closes(_known[text], window) for text in by_und.index}
     rets = pd.DataFrame(closes).sort_index().pct_change(fill_method=None).iloc[1:]
     v, es = engine.var_es(rets, by_und["dollar_delta"], by_und["dollar_gamma"], conf, horizon, how)

@@ -28,37 +28,34 @@ MIN_VOL = 0.005
 def fill_greeks(book: pd.DataFrame) -> pd.DataFrame:
     """Per-unit greeks for every position: TWS's model greeks where present, Black–Scholes from
     the option's IV where not; linear instruments have delta 1. Adds ``greeks_source``."""
-    out = book.copy()
-    opt = out["is_option"].to_numpy(bool)
-    missing = opt & ~np.isfinite(out["delta"].to_numpy(float))
+    opt = book["is_option"].to_numpy(bool)
+    cols = {name: book[name].to_numpy(float).copy() for name in ("delta", "gamma", "vega", "theta")}
+    missing = opt & ~np.isfinite(cols["delta"])
     if missing.any():
-        m = out.loc[missing]
-        g = bs.greeks(m["und_price"].to_numpy(float), m["strike"].to_numpy(float), m["years"].to_numpy(float),
-                      m["iv"].to_numpy(float), m["right"].to_numpy(str))
-        for name in ("delta", "gamma", "vega", "theta"):
-            out.loc[missing, name] = np.asarray(g[name], dtype=float)
-    out.loc[~opt, ["delta", "gamma", "vega", "theta"]] = [1.0, 0.0, 0.0, 0.0]
-    out.loc[~opt, "und_price"] = out.loc[~opt, "price"]
-    out["greeks_source"] = np.where(~opt, "linear", np.where(missing, "black-scholes", "model"))
-    return out
+        g = bs.greeks(book["und_price"].to_numpy(float)[missing], book["strike"].to_numpy(float)[missing],
+                      book["years"].to_numpy(float)[missing], book["iv"].to_numpy(float)[missing],
+                      book["right"].to_numpy(str)[missing])
+        for name in cols:
+            cols[name][missing] = np.asarray(g[name], dtype=float)
+    for name, linear in (("delta", 1.0), ("gamma", 0.0), ("vega", 0.0), ("theta", 0.0)):
+        cols[name][~opt] = linear
+    und = np.where(opt, book["und_price"].to_numpy(float), book["price"].to_numpy(float))
+    source = np.where(~opt, "linear", np.where(missing, "black-scholes", "model"))
+    return book.assign(**cols, und_price=und, greeks_source=source)
 
 
-def position_risk(book: pd.DataFrame) -> pd.DataFrame:
-    """Position-level exposures of a book whose greeks are filled (see :func:`fill_greeks`):
-    market_value, delta (underlying units), dollar_delta, gamma (delta change per 1 of the
-    underlying), vega (per vol point), theta (per day), beta_delta (benchmark shares)."""
+def position_risk(book: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Position-level exposures of a book whose greeks are filled (see :func:`fill_greeks`), as
+    arrays: market_value, delta (underlying units), dollar_delta, gamma (delta change per 1 of
+    the underlying), vega (per vol point), theta (per day), beta_delta (benchmark shares)."""
     q = book["quantity"].to_numpy(float) * book["multiplier"].to_numpy(float)
-    out = book.copy()
-    out["market_value"] = q * book["price"].to_numpy(float)
-    out["position_delta"] = q * book["delta"].to_numpy(float)
-    out["dollar_delta"] = out["position_delta"] * book["und_price"].to_numpy(float)
-    out["position_gamma"] = q * book["gamma"].to_numpy(float)
-    out["position_vega"] = q * book["vega"].to_numpy(float)
-    out["position_theta"] = q * book["theta"].to_numpy(float)
-    bench = book["bench_price"].to_numpy(float)
+    delta = q * book["delta"].to_numpy(float)
+    dollar = delta * book["und_price"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["beta_delta"] = out["dollar_delta"] * book["beta"].to_numpy(float) / bench
-    return out
+        beta_delta = dollar * book["beta"].to_numpy(float) / book["bench_price"].to_numpy(float)
+    return {"market_value": q * book["price"].to_numpy(float), "delta": delta, "dollar_delta": dollar,
+            "gamma": q * book["gamma"].to_numpy(float), "vega": q * book["vega"].to_numpy(float),
+            "theta": q * book["theta"].to_numpy(float), "beta_delta": beta_delta}
 
 
 def check_axes(moves: np.ndarray, vol_shifts: np.ndarray, days: float) -> None:
