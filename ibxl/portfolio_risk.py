@@ -87,7 +87,7 @@ def _snapshot(con: Contract, wait: float, need_greeks: bool):  # noqa: ANN202 - 
     from .live import first_snapshot, registry
 
     reg = registry()
-    key = reg.key_of(con)
+    key = _text(con)
     snap = reg.cached(key)
     if snap is not None and snap.has_data and (not need_greeks or math.isfinite(snap.delta)):
         return snap
@@ -128,7 +128,7 @@ def _daily_closes(con: Contract, window: str) -> pd.Series:
 
 
 def _beta(und: Contract, bench: Contract, benchmark: str, window: str) -> float:
-    text = contract_text(und)
+    text = _text(und)
     key = (text, benchmark, window, _day())
     hit = _betas.get(key)
     if hit is None:
@@ -159,29 +159,52 @@ def _book(account: AccountArg, benchmark: str, window: str, wait: float, with_be
         is_opt = con.secType in ("OPT", "FOP")
         with _lock:
             und = _underlying(c, con)
-        _known[contract_text(und)] = und
+        und_text = _text(und)
+        _known[und_text] = und
         snap = _snapshot(con, wait, is_opt)
         price = _price_of(snap)
-        und_price, iv = float("nan"), float("nan")
-        years, strike, right = 0.0, float("nan"), ""
+        und_price = float("nan")
         if is_opt:
             und_price = snap.und_price if snap.und_price == snap.und_price else _price_of(_snapshot(und, wait, False))
-            years = float(bs.years_to(con.lastTradeDateOrContractMonth))
-            strike, right = float(con.strike), con.right
-            iv = snap.iv
-            if iv != iv and price == price:
-                iv = float(bs.implied_vol(price, und_price, strike, years, right))
         beta = _beta(und, bench, benchmark, window) if bench is not None else float("nan")
-        rows.append({"account": p.account, "contract": contract_text(con), "symbol": con.symbol,
-                     "sec_type": con.secType, "underlying": contract_text(und), "quantity": float(p.position),
-                     "multiplier": _multiplier(con), "price": price, "is_option": is_opt, "und_price": und_price,
-                     "strike": strike, "years": years, "right": right, "iv": iv, "delta": snap.delta,
-                     "gamma": snap.gamma, "vega": snap.vega, "theta": snap.theta, "beta": beta,
-                     "bench_price": bench_price})
+        rows.append((p.account, _text(con), con.symbol, con.secType, und_text, float(p.position), _multiplier(con),
+                     price, is_opt, und_price, float(con.strike) if is_opt else float("nan"),
+                     con.lastTradeDateOrContractMonth if is_opt else "", con.right if is_opt else "", snap.iv,
+                     snap.delta, snap.gamma, snap.vega, snap.theta, beta, bench_price))
     book = pd.DataFrame(rows, columns=["account", "contract", "symbol", "sec_type", "underlying", "quantity",
-                                       "multiplier", "price", "is_option", "und_price", "strike", "years", "right",
+                                       "multiplier", "price", "is_option", "und_price", "strike", "expiry", "right",
                                        "iv", "delta", "gamma", "vega", "theta", "beta", "bench_price"])
-    return engine.fill_greeks(book) if not book.empty else book
+    if book.empty:
+        return book
+    opt = book["is_option"].to_numpy(bool)
+    years = np.zeros(len(book))
+    if opt.any():
+        # one vectorised call for every option (years_to is a pandas computation)
+        years[opt] = np.atleast_1d(bs.years_to(book["expiry"].to_numpy(str)[opt]))
+    book["years"] = years
+    iv = book["iv"].to_numpy(float).copy()
+    no_iv = opt & ~np.isfinite(iv) & np.isfinite(book["price"].to_numpy(float))
+    if no_iv.any():
+        # no model greeks from TWS: the IV the option's own price implies
+        iv[no_iv] = np.atleast_1d(bs.implied_vol(book["price"].to_numpy(float)[no_iv],
+                                                 book["und_price"].to_numpy(float)[no_iv],
+                                                 book["strike"].to_numpy(float)[no_iv], years[no_iv],
+                                                 book["right"].to_numpy(str)[no_iv]))
+        book["iv"] = iv
+    return engine.fill_greeks(book)
+
+
+_texts: dict[int, str] = {}
+
+
+def _text(con: Contract) -> str:
+    """Canonical text of a contract (memoised by conId: the warm path asks for it often)."""
+    hit = _texts.get(con.conId)
+    if hit is None:
+        hit = contract_text(con)
+        if con.conId:
+            _texts[con.conId] = hit
+    return hit
 
 
 def _empty(ids: list[str]) -> IBXLError:
