@@ -260,3 +260,47 @@ def test_var_of_a_cash_account_is_zero_and_positive_with_positions(desk):
 def test_bad_input_names_the_problem(desk, call, match):
     with pytest.raises((IBXLError, ValueError, TypeError), match=match):
         call()
+
+
+# ------------------------------------------------------------------ in cells
+def test_risk_functions_in_cells(desk):
+    from ibxl.excel import declare
+    from ibxl.excel import functions as F
+    from ibxl.excel import risk_functions as R
+
+    assert {"IB_RISK", "IB_SCENARIOS", "IB_VAR"} <= set(declare.FUNCTIONS)
+    rows = R.IB_RISK(A)
+    assert rows[0][:3] == ["account", "contract", "symbol"] and rows[-1][1] == "Total"
+    grid = R.IB_SCENARIOS([[-0.05], [0.0], [0.05]], [[-5, 0, 5]], 0, A)
+    assert grid[0] == ["move \\ vol", -5.0, 0.0, 5.0]
+    assert [r[0] for r in grid[1:]] == [-0.05, 0.0, 0.05]
+    assert grid[2][2] == pytest.approx(0.0, abs=1e-6)
+    assert len(R.IB_SCENARIOS(None, None, None, A)) == 42
+    v = R.IB_VAR(0.99, 1, CASH)
+    assert v[0][:2] == ["account", "method"] and v[1][-1] == 0
+    assert {r[0] for r in F.IB_POSITIONS(B)[1:]} == {B}
+    assert [r[0] for r in F.IB_PNL("All")[1:]] == [A, B, CASH, "Total"]
+    wide = F.IB_ACCOUNT("NetLiquidation", [[A], [B]])
+    assert wide[0] == ["tag", A, B, "Total", "currency"]
+    assert isinstance(F.IB_ACCOUNT("NetLiquidation", CASH), float)
+    assert {r[0] for r in F.IB_PORTFOLIO(f"{A},{B}")[1:]} == {A, B, "Total"}
+    assert all(r[-1] == A for r in F.IB_EXECUTIONS(A)[1:])
+    assert F.IB_ORDERS(B)[0][-1] == "account"
+
+
+@pytest.mark.parametrize(("call", "text"), [
+    (lambda R, F: R.IB_RISK("DU999999"), "#N/A unknown account 'DU999999' - this login manages"),
+    (lambda R, F: R.IB_RISK(CASH), "#N/A account DU300003 holds no positions"),
+    (lambda R, F: R.IB_SCENARIOS([[0.1, 7]], None, 0, A), "#VALUE! moves value 7 is out of range"),
+    (lambda R, F: R.IB_SCENARIOS([["up"]], None, 0, A), "#VALUE! moves must be numbers"),
+    (lambda R, F: R.IB_SCENARIOS(None, None, "soon", A), "#VALUE! days must be a number"),
+    (lambda R, F: R.IB_VAR(2, 1, A), "#VALUE! confidence 2 is out of range"),
+    (lambda R, F: R.IB_VAR(0.99, 1, A, "guess"), "#VALUE! method 'guess'"),
+    (lambda R, F: F.IB_POSITIONS("DU999999"), "#N/A unknown account 'DU999999'"),
+])
+def test_bad_input_in_cells_is_text_that_names_it(desk, call, text):
+    from ibxl.excel import functions as F
+    from ibxl.excel import risk_functions as R
+
+    out = call(R, F)
+    assert isinstance(out, str) and out.startswith(text), out

@@ -122,41 +122,57 @@ def IB_CONTRACT(contract: Any, field: Any = None) -> Any:  # noqa: N802
 
 
 @excel_safe
-def IB_POSITIONS() -> Any:  # noqa: N802
-    """Positions of every managed account."""
-    return table(ibxl.positions(), index=False)
+def IB_POSITIONS(account: Any = None) -> Any:  # noqa: N802
+    """Positions of every managed account (or of one account, "DU1,DU2" or a range of ids)."""
+    from .accounts import account_arg
+
+    return table(ibxl.positions(account_arg(account, "All")), index=False)
 
 
 @excel_safe
-def IB_PORTFOLIO() -> Any:  # noqa: N802
-    """Positions marked to market, with unrealized and realized P&L."""
-    return table(ibxl.portfolio(), index=False)
+def IB_PORTFOLIO(account: Any = None) -> Any:  # noqa: N802
+    """Positions marked to market, with unrealized and realized P&L (account: an id, "All" or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.portfolio(account_arg(account)), index=False)
 
 
 @excel_safe
-def IB_ACCOUNT(tag: Any = None) -> Any:  # noqa: N802
-    """One account figure (e.g. "NetLiquidation") or the whole account summary as a table."""
+def IB_ACCOUNT(tag: Any = None, account: Any = None) -> Any:  # noqa: N802
+    """One account figure (e.g. "NetLiquidation") or the whole account summary as a table
+    (account: an id, or "All" or a range for a column per account and a Total)."""
+    from .accounts import account_arg
+
+    acct = account_arg(account)
     if is_blank(tag):
-        return table(ibxl.account_summary())
-    return ibxl.account_value(str(tag).strip())
+        return table(ibxl.account_summary(account=acct))
+    if isinstance(acct, list) or (acct or "").lower() == "all" or "," in (acct or ""):
+        return table(ibxl.account_summary([str(tag).strip()], account=acct))
+    return ibxl.account_value(str(tag).strip(), account=acct or "")
 
 
 @excel_safe
-def IB_PNL() -> Any:  # noqa: N802
-    """Today's P&L: daily, unrealized and realized."""
-    return table(ibxl.pnl())
+def IB_PNL(account: Any = None) -> Any:  # noqa: N802
+    """Today's P&L: daily, unrealized and realized (account: an id, "All" or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.pnl(account_arg(account)))
 
 
 @excel_safe
-def IB_ORDERS() -> Any:  # noqa: N802
-    """This session's orders and their live status."""
-    return table(ibxl.orders(), index=False)
+def IB_ORDERS(account: Any = None) -> Any:  # noqa: N802
+    """This session's orders and their live status (account: blank for all, an id or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.orders(account=account_arg(account, "All")), index=False)
 
 
 @excel_safe
-def IB_EXECUTIONS() -> Any:  # noqa: N802
-    """This session's fills with commissions."""
-    return table(ibxl.executions(), index=False)
+def IB_EXECUTIONS(account: Any = None) -> Any:  # noqa: N802
+    """This session's fills with commissions (account: blank for all, an id or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.executions(account_arg(account, "All")), index=False)
 
 
 def _filters(value: Any) -> dict[str, str]:
@@ -245,3 +261,5 @@ def IB_CANCEL(key: Any, arm: Any = False) -> Any:  # noqa: N802
 #: every worksheet function, by its Excel name
 FUNCTIONS: dict[str, Callable[..., Any]] = {name: obj for name, obj in globals().items()
                                             if name.startswith("IB_") and callable(obj)}
+
+from . import risk_functions  # noqa: E402, F401 - declares IB_RISK, IB_SCENARIOS, IB_VAR
