@@ -304,3 +304,52 @@ def test_bad_input_in_cells_is_text_that_names_it(desk, call, text):
 
     out = call(R, F)
     assert isinstance(out, str) and out.startswith(text), out
+
+
+# ------------------------------------------------------------------ panels
+def _until(pred, timeout: float = 15.0) -> bool:  # noqa: ANN001
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_risk_panel_refreshes_on_its_own(desk):
+    from ibxl.widgets import RiskPanel
+
+    panel = RiskPanel(A, refresh_seconds=1)
+    try:
+        assert _until(lambda: "Beta-weighted delta" in panel.totals.value and "VaR 99% 1d" in panel.totals.value)
+        assert panel.table.value.count("ibxl-risk-row") == 3  # two positions and the total
+        assert _until(lambda: any("image/png" in o["data"] for o in panel.heatmap.outputs))
+        first = panel.risk
+        assert _until(lambda: panel.risk is not first), "the panel recomputes without being asked"
+        assert panel.grid.shape == (41, 21)
+    finally:
+        panel.close()
+    empty = RiskPanel(CASH, refresh_seconds=0)
+    try:
+        assert _until(lambda: "holds no positions" in empty.status.value)
+    finally:
+        empty.close()
+
+
+def test_account_panel_picks_an_account(desk):
+    from ibxl.widgets import AccountPanel
+
+    panel = AccountPanel(refresh_seconds=0)
+    try:
+        assert _until(lambda: list(panel.account_picker.options) == [A, B, CASH, "All"])
+        assert _until(lambda: "NetLiquidation" in panel.figures)
+        panel.account_picker.value = CASH
+        assert _until(lambda: panel.portfolio.empty and "no positions" in panel.positions.value)
+        cash_nlv = panel.figures["NetLiquidation"]
+        panel.account_picker.value = "All"
+        assert _until(lambda: set(panel.portfolio["account"]) == {A, B})
+        assert _until(lambda: panel.figures["NetLiquidation"] > 2 * cash_nlv)
+    finally:
+        panel.close()
