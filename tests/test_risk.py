@@ -353,3 +353,20 @@ def test_account_panel_picks_an_account(desk):
         assert _until(lambda: panel.figures["NetLiquidation"] > 2 * cash_nlv)
     finally:
         panel.close()
+
+
+def test_readme_risk_example_runs_as_written(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## Portfolio risk and several accounts\n.*?```python\n(.*?)```", readme, re.S)
+    assert block, "the README has a risk example"
+    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data"),
+           "IBXL_CONFIG": str(tmp_path / "config.toml")}
+    out = subprocess.run([sys.executable, "-c", block.group(1)], env=env, capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "beta_delta" in out.stdout and "Total" in out.stdout and "expected_shortfall" in out.stdout
