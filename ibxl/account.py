@@ -36,12 +36,14 @@ def _client():  # noqa: ANN202
     return client()
 
 
+@on_hub
 def managed_accounts() -> list[str]:
     """The accounts this login manages (as TWS lists them at connect)."""
     c = _client()
     return list(c.call(c.ib.managedAccounts))
 
 
+@on_hub
 def account_ids(account: AccountArg = None) -> tuple[list[str], bool]:
     """Resolve an ``account=`` argument to account ids and whether several were asked for.
 
@@ -85,22 +87,41 @@ def positions(account: AccountArg = "All") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
+#: per connection: the account whose portfolio TWS streams now, and the live reqPnL objects
 _subscribed: dict[int, str] = {}
 _switch_lock = threading.Lock()
+_pnl_subs: dict[tuple[int, str], object] = {}
+_watched: set[int] = set()
+
+
+def _watch(c: Any) -> None:
+    """Forget a connection's subscriptions when it drops: after a reconnect TWS has none of them."""
+    if id(c) in _watched:
+        return
+    _watched.add(id(c))
+
+    def on_state(up: bool) -> None:
+        if not up:
+            _subscribed.pop(id(c), None)
+            for key in [k for k in _pnl_subs if k[0] == id(c)]:
+                _pnl_subs.pop(key, None)
+
+    c.state_listeners.append(on_state)
 
 
 def _portfolio_of(c: Any, acct: str) -> list[tuple]:
     """Portfolio rows of one account. TWS streams the portfolio of one account at a time
     (reqAccountUpdates), so another account is switched to and its download awaited."""
+    _watch(c)
     with _switch_lock:
-        current = _subscribed.get(id(c.ib))
+        current = _subscribed.get(id(c))
         if current is None:
             # ib_async subscribed at connect to the configured account, or to the only one
             managed = c.call(c.ib.managedAccounts)
             current = c.settings.account or (managed[0] if len(managed) == 1 else "")
         if current != acct:
             c.run(lambda: c.ib.reqAccountUpdatesAsync(acct))
-        _subscribed[id(c.ib)] = acct
+        _subscribed[id(c)] = acct
         return c.call(lambda: [(p.account, contract_text(p.contract), p.contract.symbol, p.contract.secType,
                                 float(p.position), p.marketPrice, p.marketValue, p.averageCost, p.unrealizedPNL,
                                 p.realizedPNL, p.contract.currency) for p in c.ib.portfolio(acct)])
@@ -179,21 +200,19 @@ def account_value(tag: str, account: str = "") -> float:
     return float(df.loc[tag, "value"])
 
 
-_pnl_subs: dict[str, object] = {}
-
-
 @on_hub
 def pnl(account: AccountArg = None, wait: float = 2.0) -> pd.DataFrame:
     """Today's P&L live from TWS, one row per account (daily_pnl, unrealized_pnl, realized_pnl);
     with a list or "All" a Total row sums them."""
     ids, multi = account_ids(account)
     c = _client()
+    _watch(c)
     subs = []
     for acct in ids:
-        sub = _pnl_subs.get(acct)
+        sub = _pnl_subs.get((id(c), acct))
         if sub is None:
             sub = c.call(lambda a=acct: c.ib.reqPnL(a))
-            _pnl_subs[acct] = sub
+            _pnl_subs[(id(c), acct)] = sub
         subs.append(sub)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and any(s.dailyPnL != s.dailyPnL for s in subs):  # type: ignore[attr-defined]
