@@ -256,6 +256,9 @@ def test_var_of_a_cash_account_is_zero_and_positive_with_positions(desk):
     (lambda: ibxl.var(method="monte carlo", account=A), "use 'historical' or 'parametric'"),
     (lambda: ibxl.risk(A, window="forever"), "window 'forever'"),
     (lambda: ibxl.portfolio([]), "account list is empty"),
+    (lambda: ibxl.pnl(5), "account must be an account id, a list of ids or 'All', not int"),
+    (lambda: ibxl.risk(A, benchmark="SPYY"), "unknown contract 'SPYY'"),
+    (lambda: ibxl.var(horizon_days=2.5, account=A), "horizon_days 2.5 is out of range"),
 ])
 def test_bad_input_names_the_problem(desk, call, match):
     with pytest.raises((IBXLError, ValueError, TypeError), match=match):
