@@ -18,7 +18,7 @@ from ibxl import greeks as bs
 from ibxl.errors import IBXLError
 from ibxl.sim import SimConfig, SimGateway
 
-A, B, CASH = "DU100001", "DU200002", "DU300003"
+A, B, CASH, COMBO = "DU100001", "DU200002", "DU300003", "DU400004"
 
 
 def _option(ib: IB, symbol: str, right: str, spot: float) -> Option:
@@ -51,7 +51,7 @@ def desk(tmp_path_factory) -> Iterator[dict]:
     os.environ.pop("IBXL_TRADING", None)
     bars._store = None  # noqa: SLF001 - a fresh bar store in this module's directory
     trading._keys = None  # noqa: SLF001
-    with SimGateway(SimConfig(seed=13, tick_interval=0.05, accounts=(A, B, CASH))) as gw:
+    with SimGateway(SimConfig(seed=13, tick_interval=0.05, accounts=(A, B, CASH, COMBO))) as gw:
         trader = IB()
         trader.connect(gw.host, gw.port, clientId=61)
         spy = Stock("SPY", "SMART", "USD")
@@ -159,9 +159,9 @@ def test_two_accounts_keep_separate_positions_and_all_sums_them(desk):
     assert set(totals.index) == {A, B, "Total"}
     assert totals.loc["Total", "delta"] == pytest.approx(totals.loc[A, "delta"] + totals.loc[B, "delta"])
     summary = ibxl.account_summary(["NetLiquidation", "Cushion"], account="All")
-    assert list(summary.columns) == [A, B, CASH, "Total", "currency"]
+    assert list(summary.columns) == [A, B, CASH, COMBO, "Total", "currency"]
     nlv = summary.loc["NetLiquidation"]
-    assert nlv["Total"] == pytest.approx(nlv[A] + nlv[B] + nlv[CASH])
+    assert nlv["Total"] == pytest.approx(nlv[A] + nlv[B] + nlv[CASH] + nlv[COMBO])
     assert math.isnan(summary.loc["Cushion", "Total"])
     pf = ibxl.portfolio([A, B])
     assert set(pf["account"]) == {A, B, "Total"}
@@ -169,7 +169,7 @@ def test_two_accounts_keep_separate_positions_and_all_sums_them(desk):
     assert pf.iloc[-1]["market_value"] == pytest.approx(parts["market_value"].sum())
     assert set(ibxl.portfolio(B)["account"]) == {B}
     p = ibxl.pnl("All")
-    assert list(p.index) == [A, B, CASH, "Total"]
+    assert list(p.index) == [A, B, CASH, COMBO, "Total"]
     ex = ibxl.executions("All")
     assert set(ex["account"]) == {A, B}
     assert set(ibxl.executions(A)["account"]) == {A}
@@ -212,7 +212,7 @@ def test_positions_multi_and_account_updates_multi_per_account(desk):
     gw = desk["gw"]
     app = MultiApp().start(gw.host, gw.port, 63)
     try:
-        assert app.wait_for("managedAccounts")[0].split(",") == [A, B, CASH]
+        assert app.wait_for("managedAccounts")[0].split(",") == [A, B, CASH, COMBO]
         app.reqPositionsMulti(1, B, "")
         app.wait_for("positionMultiEnd", lambda a: a[0] == 1)
         rows = [r for r in app.events["positionMulti"] if r[0] == 1]
@@ -240,7 +240,7 @@ def test_var_of_a_cash_account_is_zero_and_positive_with_positions(desk):
     ten = ibxl.var(0.95, 10, "parametric", account=A).iloc[0]["var"]
     assert ten == pytest.approx(one * np.sqrt(10), rel=1e-6)
     both = ibxl.var(account="All")
-    assert list(both["account"]) == [A, B, CASH, "Total"]
+    assert list(both["account"]) == [A, B, CASH, COMBO, "Total"]
 
 
 # ------------------------------------------------------------------ bad input
@@ -282,7 +282,7 @@ def test_risk_functions_in_cells(desk):
     v = R.IB_VAR(0.99, 1, CASH)
     assert v[0][:2] == ["account", "method"] and v[1][-1] == 0
     assert {r[0] for r in F.IB_POSITIONS(B)[1:]} == {B}
-    assert [r[0] for r in F.IB_PNL("All")[1:]] == [A, B, CASH, "Total"]
+    assert [r[0] for r in F.IB_PNL("All")[1:]] == [A, B, CASH, COMBO, "Total"]
     wide = F.IB_ACCOUNT("NetLiquidation", [[A], [B]])
     assert wide[0] == ["tag", A, B, "Total", "currency"]
     assert isinstance(F.IB_ACCOUNT("NetLiquidation", CASH), float)
@@ -346,7 +346,7 @@ def test_account_panel_picks_an_account(desk):
 
     panel = AccountPanel(refresh_seconds=0)
     try:
-        assert _until(lambda: list(panel.account_picker.options) == [A, B, CASH, "All"])
+        assert _until(lambda: list(panel.account_picker.options) == [A, B, CASH, COMBO, "All"])
         assert _until(lambda: "NetLiquidation" in panel.figures)
         panel.account_picker.value = CASH
         assert _until(lambda: panel.portfolio.empty and "no positions" in panel.positions.value)
@@ -373,3 +373,30 @@ def test_readme_risk_example_runs_as_written(tmp_path):
                          timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "beta_delta" in out.stdout and "Total" in out.stdout and "expected_shortfall" in out.stdout
+
+
+def test_a_combination_counts_leg_by_leg(desk):
+    """A BAG order (long call, short put) fills as one position per leg at TWS, so risk sees legs."""
+    from ib_async import ComboLeg, Contract
+
+    trader, call, put = desk["trader"], desk["call"], desk["put"]
+    combo = Contract(secType="BAG", symbol="SPY", currency="USD", exchange="SMART",
+                     comboLegs=[ComboLeg(conId=call.conId, ratio=1, action="BUY", exchange="SMART"),
+                                ComboLeg(conId=put.conId, ratio=1, action="SELL", exchange="SMART")])
+    refused: list[str] = []
+    trader.errorEvent += lambda req_id, code, msg, contract: refused.append(msg)
+    _buy(trader, combo, 1, COMBO)
+    deadline = pd.Timestamp.now() + pd.Timedelta(seconds=10)
+    while pd.Timestamp.now() < deadline and not refused and \
+            len([p for p in trader.positions(COMBO) if p.position]) < 2:
+        trader.sleep(0.1)
+    if any("not supported" in m for m in refused):
+        pytest.skip("this gateway build does not take combination (BAG) orders")
+    legs = {p.contract.conId: p.position for p in trader.positions(COMBO) if p.position}
+    assert legs == {call.conId: 1.0, put.conId: -1.0}
+    r = ibxl.risk(COMBO)
+    rows = r[r["contract"] != "Total"]
+    assert list(rows["sec_type"]) == ["OPT", "OPT"]
+    total = r[r["contract"] == "Total"].iloc[0]
+    # long call + short put at one strike: a synthetic long of 100 shares
+    assert total["delta"] == pytest.approx(rows["delta"].sum()) and 80 < total["delta"] < 120
