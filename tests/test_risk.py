@@ -225,6 +225,17 @@ def test_positions_multi_and_account_updates_multi_per_account(desk):
         values = {r[2]: r[3] for r in app.events["accountUpdateMulti"] if r[0] == 3}
         assert {r[1] for r in app.events["accountUpdateMulti"] if r[0] == 3} == {CASH}
         assert float(values["GrossPositionValue"]) == 0 and float(values["NetLiquidation"]) > 0
+        # both stream until cancelled: a fill in the account re-sends its positions, figures refresh
+        app.reqPositionsMulti(4, CASH, "")
+        app.wait_for("positionMultiEnd", lambda a: a[0] == 4)
+        _buy(desk["trader"], desk["spy"], 2, CASH)
+        app.wait_for("positionMulti", lambda a: a[0] == 4 and a[1] == CASH and a[2] == "SPY" and a[4] == 2.0)
+        _buy(desk["trader"], desk["spy"], -2, CASH)
+        app.wait_for("positionMulti", lambda a: a[0] == 4 and a[2] == "SPY" and a[4] == 0.0)
+        app.wait_for("accountUpdateMultiEnd", lambda a: a[0] == 3
+                     and sum(e[0] == 3 for e in app.events["accountUpdateMultiEnd"]) >= 2, timeout=8)
+        app.cancelPositionsMulti(4)
+        app.cancelAccountUpdatesMulti(3)
     finally:
         app.stop()
 

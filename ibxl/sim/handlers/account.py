@@ -112,6 +112,9 @@ def push_account(gateway: Gateway, account: str) -> None:
             for msg in _position_messages(gateway):
                 sess.send(*msg)
             sess.send(Msg.POSITION_END, 1)
+        for req_id, (wanted, model) in list(sess.state.get("positions_multi", {}).items()):
+            if not wanted or wanted in ("All", account):
+                _send_positions_multi(sess, req_id, wanted, model)
 
 
 @handles(Req.ACCOUNT_UPDATES)
@@ -273,6 +276,13 @@ def cancel_pnl_single(s: Session, r: FieldReader) -> None:
     s.cancel_subscription("pnl_single", r.int("reqId"))
 
 
+def _send_account_multi(s: Session, req_id: int, accounts: list[str], model: str) -> None:
+    for acct in accounts:
+        for key, value, cur in _account_value_rows(s.gateway, acct):
+            s.send(Msg.ACCOUNT_UPDATE_MULTI, 1, req_id, acct, model, key, value, cur)
+    s.send(Msg.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
+
+
 @handles(Req.ACCOUNT_UPDATES_MULTI)
 def req_account_updates_multi(s: Session, r: FieldReader) -> None:
     r.int("version")
@@ -284,16 +294,32 @@ def req_account_updates_multi(s: Session, r: FieldReader) -> None:
     broker = broker_of(s)
     accounts = [account] if account and account != "All" else list(broker.accounts)
     for acct in accounts:
-        broker.account(acct)
-        for key, value, cur in _account_value_rows(s.gateway, acct):
-            s.send(Msg.ACCOUNT_UPDATE_MULTI, 1, req_id, acct, model, key, value, cur)
-    s.send(Msg.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
+        broker.account(acct, req_id=req_id)
+    _send_account_multi(s, req_id, accounts, model)
+    # like reqAccountUpdates, the figures keep coming until the request is cancelled
+    last = [s.gateway.clock.time()]
+
+    def refresh(now: float) -> None:
+        if now - last[0] >= ACCOUNT_REFRESH:
+            last[0] = now
+            _send_account_multi(s, req_id, accounts, model)
+
+    handle = s.gateway.pulse.add(refresh)
+    s.add_subscription("account_updates_multi", req_id, lambda: s.gateway.pulse.remove(handle))
 
 
 @handles(Req.CANCEL_ACCOUNT_UPDATES_MULTI)
 def cancel_account_updates_multi(s: Session, r: FieldReader) -> None:
     r.int("version")
-    r.int("reqId")
+    s.cancel_subscription("account_updates_multi", r.int("reqId"))
+
+
+def _send_positions_multi(s: Session, req_id: int, account: str, model: str) -> None:
+    for msg in _position_messages(s.gateway):
+        if account and account != "All" and msg[2] != account:
+            continue
+        s.send(Msg.POSITION_MULTI, 1, req_id, *msg[2:], model)
+    s.send(Msg.POSITION_MULTI_END, 1, req_id)
 
 
 @handles(Req.POSITIONS_MULTI)
@@ -302,15 +328,17 @@ def req_positions_multi(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     account = r.str("account")
     model = r.str("modelCode")
-    broker_of(s)
-    for msg in _position_messages(s.gateway):
-        if account and account != "All" and msg[2] != account:
-            continue
-        s.send(Msg.POSITION_MULTI, 1, req_id, *msg[2:], model)
-    s.send(Msg.POSITION_MULTI_END, 1, req_id)
+    broker = broker_of(s)
+    if account and account != "All":
+        broker.account(account, req_id=req_id)
+    _send_positions_multi(s, req_id, account, model)
+    # positions of the account are sent again whenever they change, until cancelled
+    subs = s.state.setdefault("positions_multi", {})
+    subs[req_id] = (account, model)
+    s.add_subscription("positions_multi", req_id, lambda: subs.pop(req_id, None))
 
 
 @handles(Req.CANCEL_POSITIONS_MULTI)
 def cancel_positions_multi(s: Session, r: FieldReader) -> None:
     r.int("version")
-    r.int("reqId")
+    s.cancel_subscription("positions_multi", r.int("reqId"))
