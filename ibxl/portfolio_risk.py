@@ -36,11 +36,14 @@ VAR_COLUMNS = ["account", "method", "confidence", "horizon_days", "positions", "
 METHODS = ("historical", "parametric")
 
 _lock = threading.Lock()
-#: option conId -> its underlying contract (contract details do not change during a session)
-_underlyings: dict[int, Contract] = {}
-#: (underlying text, window, day) -> daily closes; (underlying, benchmark, window, day) -> beta
-_closes: dict[tuple[str, str, str], pd.Series] = {}
-_betas: dict[tuple[str, str, str, str], float] = {}
+# Caches are per connection (the id of ibxl's client), since another gateway is another market.
+#: (connection, option conId) -> its underlying contract (contract details do not change)
+_underlyings: dict[tuple[int, int], Contract] = {}
+#: (connection, underlying text, window, day) -> daily closes; (..., benchmark, ...) -> beta
+_closes: dict[tuple[int, str, str, str], pd.Series] = {}
+_betas: dict[tuple[int, str, str, str, str], float] = {}
+#: quote lines already given their one wait for model greeks (TWS may never send them)
+_waited: set[str] = set()
 #: contract text -> contract of every underlying seen, for fetching its history
 _known: dict[str, Contract] = {}
 
@@ -63,7 +66,7 @@ def _underlying(c: Any, con: Contract) -> Contract:
     instruments are their own underlying."""
     if con.secType not in ("OPT", "FOP"):
         return con
-    hit = _underlyings.get(con.conId)
+    hit = _underlyings.get((id(c), con.conId))
     if hit is not None:
         return hit
 
@@ -77,7 +80,7 @@ def _underlying(c: Any, con: Contract) -> Contract:
         return found[0]
 
     und = c.run(look_up)
-    _underlyings[con.conId] = und
+    _underlyings[(id(c), con.conId)] = und
     return und
 
 
@@ -89,13 +92,16 @@ def _snapshot(con: Contract, wait: float, need_greeks: bool):  # noqa: ANN202 - 
     reg = registry()
     key = _text(con)
     snap = reg.cached(key)
-    if snap is not None and snap.has_data and (not need_greeks or math.isfinite(snap.delta)):
+    if snap is not None and snap.has_data and (not need_greeks or math.isfinite(snap.delta) or key in _waited):
         return snap
     snap = first_snapshot(con, wait)
     deadline = time.monotonic() + wait
     while need_greeks and not math.isfinite(snap.delta) and time.monotonic() < deadline:
         time.sleep(0.02)
         snap = reg.line(con).snapshot
+    if need_greeks and snap.has_data:
+        # waited once: from now on this option falls back to Black–Scholes at once when greeks are missing
+        _waited.add(key)
     reg.cached(key)  # a read: keeps the line from being closed as idle
     return snap
 
@@ -116,7 +122,7 @@ def _daily_closes(con: Contract, window: str) -> pd.Series:
     from .bars import history
 
     text = contract_text(con)
-    key = (text, window, _day())
+    key = (id(_client()), text, window, _day())
     hit = _closes.get(key)
     if hit is None:
         what = "MIDPOINT" if con.secType == "CASH" else "TRADES"
@@ -129,7 +135,7 @@ def _daily_closes(con: Contract, window: str) -> pd.Series:
 
 def _beta(und: Contract, bench: Contract, benchmark: str, window: str) -> float:
     text = _text(und)
-    key = (text, benchmark, window, _day())
+    key = (id(_client()), text, benchmark, window, _day())
     hit = _betas.get(key)
     if hit is None:
         frame = pd.DataFrame({"und": _daily_closes(und, window), "bench": _daily_closes(bench, window)})

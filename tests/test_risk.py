@@ -101,6 +101,47 @@ def test_hand_computed_call_greeks():
 
 
 # ------------------------------------------------------------------ risk
+def _erf_call(s: float, k: float, t: float, v: float, r: float = 0.04) -> float:
+    """Black–Scholes call from the closed form with math.erf (independent of ibxl.greeks)."""
+    n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+    d1 = (math.log(s / k) + (r + v * v / 2) * t) / (v * math.sqrt(t))
+    return s * n(d1) - k * math.exp(-r * t) * n(d1 - v * math.sqrt(t))
+
+
+def _one_call_book(delta: float = float("nan")) -> pd.DataFrame:
+    return pd.DataFrame([{"account": "DU1", "contract": "X 20271231 100 C", "symbol": "X", "sec_type": "OPT",
+                          "underlying": "X", "quantity": 2.0, "multiplier": 100.0, "price": 9.93,
+                          "is_option": True, "und_price": 100.0, "strike": 100.0, "years": 1.0, "right": "C",
+                          "iv": 0.20, "delta": delta, "gamma": np.nan, "vega": np.nan, "theta": np.nan,
+                          "beta": 1.5, "bench_price": 500.0}])
+
+
+def test_black_scholes_fallback_when_tws_sends_no_greeks():
+    from ibxl import risk_engine
+    from ibxl.portfolio_risk import risk_table
+
+    book = risk_engine.fill_greeks(_one_call_book())
+    assert book["greeks_source"].iloc[0] == "black-scholes"
+    r = risk_table(book)
+    assert r["unit_delta"].iloc[0] == pytest.approx(0.617911, abs=1e-5)  # N(0.3)
+    assert r["delta"].iloc[0] == pytest.approx(200 * 0.617911, abs=1e-3)
+    assert r["beta_delta"].iloc[0] == pytest.approx(200 * 0.617911 * 100 * 1.5 / 500, abs=1e-3)
+    kept = risk_engine.fill_greeks(_one_call_book(delta=0.55))
+    assert kept["greeks_source"].iloc[0] == "model" and kept["delta"].iloc[0] == 0.55
+
+
+def test_scenario_grid_reprices_each_option_with_black_scholes():
+    from ibxl import risk_engine
+
+    book = risk_engine.fill_greeks(_one_call_book())
+    grid = risk_engine.scenario_grid(book, np.array([0.0, 0.10]), np.array([0.0, 5.0]), 0.0, by_beta=False)
+    base = _erf_call(100, 100, 1, 0.20)
+    assert grid[0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert grid[1, 1] == pytest.approx(200 * (_erf_call(110, 100, 1, 0.25) - base), rel=1e-9)
+    by_beta = risk_engine.scenario_grid(book, np.array([0.10]), np.array([0.0]), 30.0, by_beta=True)
+    assert by_beta[0, 0] == pytest.approx(200 * (_erf_call(115, 100, 1 - 30 / 365, 0.20) - base), rel=1e-9)
+
+
 def test_total_delta_is_shares_plus_the_calls_delta(desk):
     r = ibxl.risk(A)
     rows = r[r["contract"] != "Total"].set_index("sec_type")
