@@ -452,3 +452,16 @@ def test_a_combination_counts_leg_by_leg(desk):
     total = r[r["contract"] == "Total"].iloc[0]
     # long call + short put at one strike: a synthetic long of 100 shares
     assert total["delta"] == pytest.approx(rows["delta"].sum()) and 80 < total["delta"] < 120
+
+
+def test_gateway_accounts_option():
+    import argparse
+
+    from ibxl.sim.cli import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = config_from_args(p.parse_args(["--accounts", "DU1, DU2", "--memory"]))
+    assert cfg.accounts == ("DU1", "DU2")
+    with pytest.raises(ValueError, match="name one account twice"):
+        SimConfig(accounts=("DU1", "DU1"))
