@@ -160,6 +160,7 @@ def _book(account: AccountArg, benchmark: str, window: str, wait: float, with_be
     rows = []
     bench = resolve(benchmark) if with_beta else None
     bench_price = _price_of(_snapshot(bench, wait, False)) if bench is not None else float("nan")
+    _open_lines([p.contract for p in held])
     for p in held:
         con = p.contract
         is_opt = con.secType in ("OPT", "FOP")
@@ -198,6 +199,17 @@ def _book(account: AccountArg, benchmark: str, window: str, wait: float, with_be
                                                  book["right"].to_numpy(str)[no_iv]))
         book["iv"] = iv
     return engine.fill_greeks(book)
+
+
+def _open_lines(contracts: list[Contract]) -> None:
+    """Open the quote lines not open yet all at once, so that their first ticks arrive together
+    rather than one wait after another."""
+    from .live import registry
+
+    reg = registry()
+    for con in contracts:
+        if reg.cached(_text(con)) is None:
+            reg.line(con)
 
 
 _texts: dict[int, str] = {}
