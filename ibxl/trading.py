@@ -262,12 +262,19 @@ def what_if(contract: str, side: str, qty: float, type: str = "LMT", limit: floa
 
 
 ORDER_COLUMNS = ["key", "order_id", "perm_id", "contract", "side", "quantity", "order_type", "limit", "stop", "tif",
-                 "status", "filled", "remaining", "avg_fill_price"]
+                 "status", "filled", "remaining", "avg_fill_price", "account"]
 
 
-def orders(open_only: bool = False) -> pd.DataFrame:
-    """This session's orders (and open ones recovered at connect)."""
+def orders(open_only: bool = False, account: str | list[str] | None = "All") -> pd.DataFrame:
+    """This session's orders (and open ones recovered at connect).
+
+    ``account``: "All" (default), one account id or a list; the ``account`` column says whose.
+    """
+    from .account import account_ids
+
+    ids, _ = account_ids(account)
     c = _client()
+    default = c.account
 
     def rows() -> list[tuple]:
         out = []
@@ -275,23 +282,32 @@ def orders(open_only: bool = False) -> pd.DataFrame:
             o, st = t.order, t.orderStatus
             if open_only and st.status in DONE:
                 continue
+            # an order sent without an account goes to the login's default account
+            acct = o.account or default
+            if acct not in ids:
+                continue
             out.append((o.orderRef, o.orderId, o.permId, contract_text(t.contract), o.action, float(o.totalQuantity),
                         o.orderType, _price(o.lmtPrice), _price(o.auxPrice), o.tif, st.status, float(st.filled),
-                        float(st.remaining), float(st.avgFillPrice)))
+                        float(st.remaining), float(st.avgFillPrice), acct))
         return out
 
     return pd.DataFrame(c.call(rows), columns=ORDER_COLUMNS)
 
 
-def executions() -> pd.DataFrame:
-    """Fills of this session: exec_id, time, contract, side, shares, price, commission, order_id, key."""
+def executions(account: str | list[str] | None = "All") -> pd.DataFrame:
+    """Fills of this session: exec_id, time, contract, side, shares, price, commission, order_id,
+    key, account. ``account``: "All" (default), one account id or a list."""
+    from .account import account_ids
+
+    ids, _ = account_ids(account)
     c = _client()
     rows = c.call(lambda: [(f.execution.execId, pd.Timestamp(f.execution.time), contract_text(f.contract),
                             f.execution.side, float(f.execution.shares), f.execution.price,
                             f.commissionReport.commission if f.commissionReport else float("nan"),
-                            f.execution.orderId, f.execution.orderRef) for f in c.ib.fills()])
+                            f.execution.orderId, f.execution.orderRef, f.execution.acctNumber)
+                           for f in c.ib.fills() if f.execution.acctNumber in ids])
     return pd.DataFrame(rows, columns=["exec_id", "time", "contract", "side", "shares", "price", "commission",
-                                       "order_id", "key"])
+                                       "order_id", "key", "account"])
 
 
 def _price(v: float) -> float:

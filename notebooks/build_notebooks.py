@@ -104,6 +104,43 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  'for c in curves})\nassert set(summary.index) >= {"sharpe", "max_drawdown"}\nsummary.round(3)'),
         ("code", 'curves.plot(title="SPY: 20/100-day crossover with costs vs buy and hold", figsize=(8, 3));'),
     ],
+    "08-risk.ipynb": [
+        ("md", "# Portfolio risk\nGreeks by position and in total, beta-weighted delta, a scenario grid of "
+               "underlying moves × implied-vol shifts, value at risk, and every account of the login. "
+               "First a small paper portfolio: SPY shares, an at-the-money SPY call and a short AAPL put."),
+        ("code", 'import os\n\nos.environ["IBXL_TRADING"] = "paper"  # paper only: the keys below never send twice'),
+        ("code", CONNECT),
+        ("code", 'calls = ibxl.option_chain("SPY", expiries=2, strikes=1, right="C")\n'
+                 'puts = ibxl.option_chain("AAPL", expiries=2, strikes=1, right="P")\n'
+                 'call, put = calls.iloc[-2]["contract"], puts.iloc[-2]["contract"]\n'
+                 'ibxl.order("SPY", "BUY", 100, "MKT", key="nb-risk-spy")\n'
+                 'ibxl.order(call, "BUY", 2, "MKT", key="nb-risk-call")\n'
+                 'ibxl.order(put, "SELL", 1, "MKT", key="nb-risk-put")\n'
+                 'ibxl.positions()'),
+        ("md", "## Greeks by position\nDelta is in units of the underlying (shares), dollar delta in dollars, "
+               "vega per vol point, theta per day; `beta_delta` is the exposure in SPY shares."),
+        ("code", 'r = ibxl.risk()\ntotal = r[r["contract"] == "Total"].iloc[0]\n'
+                 'legs = r[r["contract"] != "Total"]\n'
+                 'assert abs(total["delta"] - legs["delta"].sum()) < 1e-6\n'
+                 'r[["contract", "quantity", "price", "market_value", "iv", "delta", "dollar_delta", "gamma",\n'
+                 '   "vega", "theta", "beta", "beta_delta"]].round(3)'),
+        ("md", "## Scenarios\nPortfolio P&L for moves of -20% … +20% (each underlying by its beta to SPY) "
+               "and implied-vol shifts of -10 … +10 points, options repriced with Black–Scholes."),
+        ("code", 'grid = ibxl.scenarios()\nassert grid.shape == (41, 21) and abs(grid.loc[0.0, 0.0]) < 1e-6\n'
+                 'grid.iloc[::5, ::5].style.format("{:,.0f}").background_gradient(cmap="RdYlGn", axis=None)'),
+        ("code", '# a week later, no move: what time decay does to the book\n'
+                 'ibxl.scenarios([-0.05, 0.0, 0.05], [-5, 0, 5], days=7).round(0)'),
+        ("md", "## Value at risk\nFrom a year of daily history of each underlying: historical (delta–gamma) "
+               "and parametric (normal), with expected shortfall."),
+        ("code", 'import pandas as pd\n\nv = pd.concat([ibxl.var(0.99, 1, "historical"), ibxl.var(0.99, 1, "parametric"),\n'
+                 '               ibxl.var(0.95, 10, "historical")], ignore_index=True)\n'
+                 'assert (v["var"] > 0).all() and (v["expected_shortfall"] >= v["var"]).all()\nv'),
+        ("md", "## Every account\n`account=` takes one id, a list or \"All\" (a column or row per account "
+               "and a total) on positions, portfolio, account_summary, pnl, orders, executions, risk, "
+               "scenarios and var."),
+        ("code", 'ibxl.managed_accounts(), ibxl.pnl("All")'),
+        ("code", 'from ibxl.widgets import RiskPanel\n\nRiskPanel()'),
+    ],
     "dashboard.ipynb": [
         ("md", "# ibxl dashboard"),
         ("code", CONNECT.replace("ibxl.status()", "")),

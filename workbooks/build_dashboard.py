@@ -3,8 +3,8 @@
     .venv/bin/python workbooks/build_dashboard.py [output.xlsx]
 
 Sheets: Quotes (live board and a dependent spread column), Prices (one contract of each kind), History (bars
-and a chart), Chain,
-Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Status,
+and a chart), Chain, Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Risk
+(greeks by position, VaR and a scenario heat map), Status,
 and the xlwings.conf sheet classic Excel reads to import the UDFs. Tables use array formulas
 over fixed ranges, which every Excel version (and a formula engine) evaluates.
 """
@@ -34,6 +34,37 @@ def _header(ws, row: int, values: list[str]) -> None:  # noqa: ANN001
     for col, value in enumerate(values, start=1):
         c = ws.cell(row=row, column=col, value=value)
         c.font, c.fill = BOLD, HEADER
+
+
+#: where the Risk sheet's tables go (fixed ranges for array formulas)
+RISK_TABLE = "A4:R16"
+VAR_TABLE = "A19:G20"
+SCENARIO_TABLE = "A23:V64"
+SCENARIO_VALUES = "B24:V64"
+
+
+def _risk_sheet(ws) -> None:  # noqa: ANN001 - an openpyxl worksheet
+    """Greeks by position, VaR, and the scenario grid as a red (loss) to green (gain) heat map."""
+    from openpyxl.formatting.rule import ColorScaleRule
+
+    ws["A1"], ws["C1"] = "Account", "blank: the connection's account; an id, \"All\" or \"DU1,DU2\""
+    ws["A1"].font = BOLD
+    ws["A3"], ws["A18"] = "Risk by position", "Value at risk (99%, 1 day)"
+    ws["A22"] = "Scenario P&L: underlying move (rows) x implied-vol shift (columns, vol points)"
+    for ref in ("A3", "A18", "A22"):
+        ws[ref].font = BOLD
+    ws["A4"] = ArrayFormula(RISK_TABLE, "=IB_RISK(B1)")
+    ws["A19"] = ArrayFormula(VAR_TABLE, "=IB_VAR(0.99,1,B1)")
+    ws["A23"] = ArrayFormula(SCENARIO_TABLE, '=IB_SCENARIOS("","",0,B1)')
+    ws.conditional_formatting.add(SCENARIO_VALUES, ColorScaleRule(
+        start_type="min", start_color="F8696B", mid_type="num", mid_value=0, mid_color="FFFFFF",
+        end_type="max", end_color="63BE7B"))
+    for row in ws.iter_rows(min_row=24, max_row=64, min_col=1, max_col=1):
+        row[0].number_format = "0%"
+    for row in ws.iter_rows(min_row=24, max_row=64, min_col=2, max_col=22):
+        for c in row:
+            c.number_format = "#,##0"
+    ws.column_dimensions["A"].width = 14
 
 
 def build(path: Path = OUTPUT) -> Path:
@@ -86,6 +117,8 @@ def build(path: Path = OUTPUT) -> Path:
             o.cell(row=r, column=c, value=v)
         o.cell(row=r, column=10, value=f"=IB_ORDER(A{r},B{r},C{r},D{r},E{r},F{r},G{r},H{r},I{r})")
     o["A5"] = "Arm switches are FALSE: set one to TRUE by hand (with trading enabled) to send that order."
+
+    _risk_sheet(wb.create_sheet("Risk"))
 
     s = wb.create_sheet("Status")
     s["A1"] = ArrayFormula("A1:B10", "=IB_STATUS()")

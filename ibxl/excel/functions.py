@@ -28,6 +28,9 @@ from .shapes import as_bool, cell, flat, is_blank, table
 
 __all__ = ["DISCONNECTED", "FUNCTIONS", "QUOTE_FIELDS", "WAITING", "WorksheetFunction", "excel_safe", "worksheet"]
 
+#: help text of the account argument of the account functions
+ACCOUNT_ALL = 'An account id, "All", "DU1,DU2" or a range of ids (blank: every account)'
+ACCOUNT_ONE = 'An account id, "All", "DU1,DU2" or a range of ids (blank: the default account)'
 WAITING = "#N/A waiting"
 DISCONNECTED = "#N/A disconnected"
 #: IB_QUOTES' columns when no fields are given
@@ -157,44 +160,61 @@ def IB_CONTRACT(contract: Any, field: Any = None) -> Any:
     return cell(details[matches[key.lower()]])
 
 
-@worksheet(volatile=True, spills=True)
-def IB_POSITIONS() -> Any:
-    """Positions of every managed account."""
-    return table(ibxl.positions(), index=False)
+@worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
+def IB_POSITIONS(account: Any = None) -> Any:
+    """Positions of every managed account (or of one account, "DU1,DU2" or a range of ids)."""
+    from .accounts import account_arg
+
+    return table(ibxl.positions(account_arg(account, "All")), index=False)
 
 
-@worksheet(volatile=True, spills=True)
-def IB_PORTFOLIO() -> Any:
-    """Positions marked to market, with unrealized and realized P&L."""
-    return table(ibxl.portfolio(), index=False)
+@worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ONE})
+def IB_PORTFOLIO(account: Any = None) -> Any:
+    """Positions marked to market, with unrealized and realized P&L (account: an id, "All" or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.portfolio(account_arg(account)), index=False)
 
 
 @worksheet(volatile=True, spills=True, args={
     "tag": "An account figure such as NetLiquidation or BuyingPower (default: the whole summary)",
+    "account": ACCOUNT_ONE,
 })
-def IB_ACCOUNT(tag: Any = None) -> Any:
-    """One account figure (e.g. "NetLiquidation") or the whole account summary as a table."""
+def IB_ACCOUNT(tag: Any = None, account: Any = None) -> Any:
+    """One account figure (e.g. "NetLiquidation") or the whole account summary as a table
+    (account: an id, or "All" or a range for a column per account and a Total)."""
+    from .accounts import account_arg
+
+    acct = account_arg(account)
     if is_blank(tag):
-        return table(ibxl.account_summary())
-    return ibxl.account_value(str(tag).strip())
+        return table(ibxl.account_summary(account=acct))
+    if isinstance(acct, list) or (acct or "").lower() == "all" or "," in (acct or ""):
+        return table(ibxl.account_summary([str(tag).strip()], account=acct))
+    return ibxl.account_value(str(tag).strip(), account=acct or "")
 
 
-@worksheet(volatile=True, spills=True)
-def IB_PNL() -> Any:
-    """Today's P&L: daily, unrealized and realized."""
-    return table(ibxl.pnl())
+@worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ONE})
+def IB_PNL(account: Any = None) -> Any:
+    """Today's P&L: daily, unrealized and realized (account: an id, "All" or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.pnl(account_arg(account)))
 
 
-@worksheet(volatile=True, spills=True)
-def IB_ORDERS() -> Any:
-    """This session's orders and their live status."""
-    return table(ibxl.orders(), index=False)
+@worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
+def IB_ORDERS(account: Any = None) -> Any:
+    """This session's orders and their live status (account: blank for all, an id or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.orders(account=account_arg(account, "All")), index=False)
 
 
-@worksheet(volatile=True, spills=True)
-def IB_EXECUTIONS() -> Any:
-    """This session's fills with commissions."""
-    return table(ibxl.executions(), index=False)
+@worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
+def IB_EXECUTIONS(account: Any = None) -> Any:
+    """This session's fills with commissions (account: blank for all, an id or a range)."""
+    from .accounts import account_arg
+
+    return table(ibxl.executions(account_arg(account, "All")), index=False)
 
 
 #: a volatile IB_SCAN cell recalculates every second; its rows (a scan plus a snapshot of every row, which

@@ -48,5 +48,7 @@ class SimConfig:
             raise ValueError(f"hours must be 'always' or 'exchange', not {self.hours!r}")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        if len(set(self.accounts)) != len(self.accounts):
+            raise ValueError(f"accounts {', '.join(self.accounts)} name one account twice; give each id once")
         if self.tick_interval <= 0:
             raise ValueError("tick_interval must be positive")

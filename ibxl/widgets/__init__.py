@@ -11,7 +11,8 @@ from .news import NewsPanel
 from .option_chain import OptionChainPanel
 from .order_ticket import OrderTicket
 from .quote_board import QuoteBoard
+from .risk import RiskPanel
 from .scanner import ScannerPanel
 
 __all__ = ["AccountPanel", "HistoryChart", "NewsPanel", "OptionChainPanel", "OrderTicket", "QuoteBoard",
-           "ScannerPanel"]
+           "RiskPanel", "ScannerPanel"]

@@ -18,20 +18,27 @@ KEY_FIGURES = ("NetLiquidation", "TotalCashValue", "BuyingPower", "InitMarginReq
 
 
 class AccountPanel(Panel):
-    """Net liquidation, cash, buying power, margin used, P&L, positions and allocation."""
+    """Net liquidation, cash, buying power, margin used, P&L, positions and allocation, for the
+    account picked at the top (one account of the login, or "All" for their total)."""
 
     title = "Account"
 
-    def __init__(self, refresh_seconds: float = 5.0, **kwargs: object) -> None:
+    def __init__(self, refresh_seconds: float = 5.0, account: str | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.add_class("ibxl-account")
+        # options are the login's accounts and "All", filled in on the first load
+        self.account_picker = W.Dropdown(options=[account] if account else [], value=account,
+                                         description="Account")
+        self._filling_picker = False
+        self.account_picker.observe(lambda _: None if self._filling_picker else self.refresh(), names="value")
         self.summary = W.HTML()
         self.summary.add_class("ibxl-account-summary")
         self.positions = W.HTML()
         self.chart = W.Output()
         self.refresh_button = W.Button(description="Refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.body.children = [self.refresh_button, self.summary, self.positions, self.chart]
+        self.body.children = [W.HBox([self.account_picker, self.refresh_button]), self.summary, self.positions,
+                              self.chart]
         self.figures: dict[str, float] = {}
         self.portfolio = pd.DataFrame()
         self.daily = float("nan")
@@ -41,14 +48,30 @@ class AccountPanel(Panel):
     def refresh(self) -> Future:
         """Reload the account in the background (also every ``refresh_seconds``)."""
 
-        def fetch() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-            return ibxl.account_summary(), ibxl.portfolio(), ibxl.pnl()
+        account = self.account_picker.value or None
 
-        def done(result: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
-            summary, self.portfolio, pnl = result
+        def fetch() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+            return (ibxl.account_summary(account=account), ibxl.portfolio(account), ibxl.pnl(account),
+                    ibxl.managed_accounts())
+
+        def done(result: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]) -> None:
+            summary, portfolio, pnl, accounts = result
+            if "value" not in summary.columns:  # several accounts: their Total column
+                summary = summary[["Total"]].rename(columns={"Total": "value"})
+            self.portfolio = portfolio[portfolio["account"] != "Total"].reset_index(drop=True)
             self.figures = {k: float(summary.loc[k, "value"]) for k in KEY_FIGURES if k in summary.index}
             self.figures["MarginUsedPct"] = analytics.margin_utilisation(summary) * 100
-            self.daily = float(pnl.iloc[0]["daily_pnl"])
+            self.daily = float(pnl.iloc[-1]["daily_pnl"])
+            options = [*accounts, "All"]
+            if list(self.account_picker.options) != options:
+                chosen = self.account_picker.value or accounts[0]
+                # filling in the choices is not a choice: the figures shown are already this account's
+                self._filling_picker = True
+                try:
+                    self.account_picker.options = options
+                    self.account_picker.value = chosen if chosen in options else accounts[0]
+                finally:
+                    self._filling_picker = False
 
         return self.run_in_background(fetch, done, busy="loading the account…")
 

@@ -96,13 +96,14 @@ class Broker:
         self.store.put("orders", order.order_id, order.to_json())
 
     # ------------------------------------------------------------ queries
-    def account(self, account_id: str = "") -> Account:
-        """An account by id (the first one when empty); unknown ids get error 321."""
+    def account(self, account_id: str = "", req_id: int = -1) -> Account:
+        """An account by id (the first one when empty); unknown ids get TWS's error 321."""
         if not account_id:
             return next(iter(self.accounts.values()))
         acct = self.accounts.get(account_id)
         if acct is None:
-            raise SimError(321, f"unknown account {account_id!r}; this gateway has {', '.join(self.accounts)}")
+            raise SimError(321, f"cause - Invalid account code {account_id!r} (this login manages "
+                                f"{', '.join(self.accounts)})", req_id=req_id)
         return acct
 
     def open_orders(self, client_id: int | None = None) -> list[SimOrder]:
@@ -123,6 +124,8 @@ class Broker:
         cfg = self.gateway.config
         if cfg.read_only:
             raise SimError(321, "The API interface is currently in Read-Only mode.", req_id=order.order_id)
+        # orders are routed by order.account: an account this login does not manage is refused first
+        self.account(order.account, req_id=order.order_id)
         self._validate(order, inst)
         existing = self.orders.get(order.order_id)
         if existing is not None and not existing.what_if:

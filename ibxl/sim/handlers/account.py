@@ -6,6 +6,7 @@ gets and writes them as TWS does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,9 @@ def push_account(gateway: Gateway, account: str) -> None:
             for msg in _position_messages(gateway):
                 sess.send(*msg)
             sess.send(Msg.POSITION_END, 1)
+        for req_id, (wanted, model) in list(sess.state.get("positions_multi", {}).items()):
+            if not wanted or wanted in ("All", account):
+                _send_positions_multi(sess, req_id, wanted, model)
 
 
 @handles(Req.ACCOUNT_UPDATES)
@@ -209,27 +213,36 @@ def cancel_account_summary(s: Session, r: FieldReader) -> None:
     r.int("reqId")
 
 
-@handles(Req.PNL)
-def req_pnl(s: Session, r: FieldReader) -> None:
-    req_id = r.int("reqId")
-    account = r.str("account")
-    r.str("modelCode")
-    broker = broker_of(s)
-    broker.account(account)
-
+def _stream_pnl(s: Session, kind: str, req_id: int, values: Callable[[], tuple[object, ...]]) -> None:
+    """Send ``values()`` now and then every PNL_REFRESH seconds until the subscription is cancelled
+    (reqPnL and reqPnLSingle share this loop; only what they send differs)."""
+    msg = Msg.PNL if kind == "pnl" else Msg.PNL_SINGLE
     last = [0.0]
 
     def update(now: float) -> None:
         if now - last[0] < PNL_REFRESH:
             return
         last[0] = now
-        v = broker.values(account)
-        s.send_update(Msg.PNL, req_id, round(v["DailyPnL"], 2), round(v["UnrealizedPnL"], 2),
-                      round(v["RealizedPnL"], 2))
+        s.send_update(msg, req_id, *values())
 
     update(s.gateway.clock.time())
     handle = s.gateway.pulse.add(update)
-    s.add_subscription("pnl", req_id, lambda: s.gateway.pulse.remove(handle))
+    s.add_subscription(kind, req_id, lambda: s.gateway.pulse.remove(handle))
+
+
+@handles(Req.PNL)
+def req_pnl(s: Session, r: FieldReader) -> None:
+    req_id = r.int("reqId")
+    account = r.str("account")
+    r.str("modelCode")
+    broker = broker_of(s)
+    broker.account(account, req_id=req_id)
+
+    def values() -> tuple[object, ...]:
+        v = broker.values(account)
+        return round(v["DailyPnL"], 2), round(v["UnrealizedPnL"], 2), round(v["RealizedPnL"], 2)
+
+    _stream_pnl(s, "pnl", req_id, values)
 
 
 @handles(Req.CANCEL_PNL)
@@ -244,31 +257,31 @@ def req_pnl_single(s: Session, r: FieldReader) -> None:
     r.str("modelCode")
     con_id = r.int("conId", default=0)
     broker = broker_of(s)
-    acct = broker.account(account)
+    acct = broker.account(account, req_id=req_id)
     if s.gateway.universe.get(con_id) is None:
         raise SimError(200, f"conId {con_id}", req_id=req_id)
-    last = [0.0]
 
-    def update(now: float) -> None:
-        if now - last[0] < PNL_REFRESH:
-            return
-        last[0] = now
+    def values() -> tuple[object, ...]:
         rows = [x for x in broker.valuation.position_rows(acct) if x["inst"].conId == con_id]
-        if rows:
-            x = rows[0]
-            s.send_update(Msg.PNL_SINGLE, req_id, x["position"], round(x["daily"], 2), round(x["unrealized"], 2),
-                          round(x["realized"], 2), round(x["value"], 2))
-        else:
-            s.send_update(Msg.PNL_SINGLE, req_id, 0, 0.0, 0.0, 0.0, 0.0)
+        if not rows:
+            return 0, 0.0, 0.0, 0.0, 0.0
+        x = rows[0]
+        return (x["position"], round(x["daily"], 2), round(x["unrealized"], 2), round(x["realized"], 2),
+                round(x["value"], 2))
 
-    update(s.gateway.clock.time())
-    handle = s.gateway.pulse.add(update)
-    s.add_subscription("pnl_single", req_id, lambda: s.gateway.pulse.remove(handle))
+    _stream_pnl(s, "pnl_single", req_id, values)
 
 
 @handles(Req.CANCEL_PNL_SINGLE)
 def cancel_pnl_single(s: Session, r: FieldReader) -> None:
     s.cancel_subscription("pnl_single", r.int("reqId"))
+
+
+def _send_account_multi(s: Session, req_id: int, accounts: list[str], model: str) -> None:
+    for acct in accounts:
+        for key, value, cur in _account_value_rows(s.gateway, acct):
+            s.send(Msg.ACCOUNT_UPDATE_MULTI, 1, req_id, acct, model, key, value, cur)
+    s.send(Msg.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
 
 
 @handles(Req.ACCOUNT_UPDATES_MULTI)
@@ -282,16 +295,32 @@ def req_account_updates_multi(s: Session, r: FieldReader) -> None:
     broker = broker_of(s)
     accounts = [account] if account and account != "All" else list(broker.accounts)
     for acct in accounts:
-        broker.account(acct)
-        for key, value, cur in _account_value_rows(s.gateway, acct):
-            s.send(Msg.ACCOUNT_UPDATE_MULTI, 1, req_id, acct, model, key, value, cur)
-    s.send(Msg.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
+        broker.account(acct, req_id=req_id)
+    _send_account_multi(s, req_id, accounts, model)
+    # like reqAccountUpdates, the figures keep coming until the request is cancelled
+    last = [s.gateway.clock.time()]
+
+    def refresh(now: float) -> None:
+        if now - last[0] >= ACCOUNT_REFRESH:
+            last[0] = now
+            _send_account_multi(s, req_id, accounts, model)
+
+    handle = s.gateway.pulse.add(refresh)
+    s.add_subscription("account_updates_multi", req_id, lambda: s.gateway.pulse.remove(handle))
 
 
 @handles(Req.CANCEL_ACCOUNT_UPDATES_MULTI)
 def cancel_account_updates_multi(s: Session, r: FieldReader) -> None:
     r.int("version")
-    r.int("reqId")
+    s.cancel_subscription("account_updates_multi", r.int("reqId"))
+
+
+def _send_positions_multi(s: Session, req_id: int, account: str, model: str) -> None:
+    for msg in _position_messages(s.gateway):
+        if account and account != "All" and msg[2] != account:
+            continue
+        s.send(Msg.POSITION_MULTI, 1, req_id, *msg[2:], model)
+    s.send(Msg.POSITION_MULTI_END, 1, req_id)
 
 
 @handles(Req.POSITIONS_MULTI)
@@ -300,15 +329,17 @@ def req_positions_multi(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     account = r.str("account")
     model = r.str("modelCode")
-    broker_of(s)
-    for msg in _position_messages(s.gateway):
-        if account and account != "All" and msg[2] != account:
-            continue
-        s.send(Msg.POSITION_MULTI, 1, req_id, *msg[2:], model)
-    s.send(Msg.POSITION_MULTI_END, 1, req_id)
+    broker = broker_of(s)
+    if account and account != "All":
+        broker.account(account, req_id=req_id)
+    _send_positions_multi(s, req_id, account, model)
+    # positions of the account are sent again whenever they change, until cancelled
+    subs = s.state.setdefault("positions_multi", {})
+    subs[req_id] = (account, model)
+    s.add_subscription("positions_multi", req_id, lambda: subs.pop(req_id, None))
 
 
 @handles(Req.CANCEL_POSITIONS_MULTI)
 def cancel_positions_multi(s: Session, r: FieldReader) -> None:
     r.int("version")
-    r.int("reqId")
+    s.cancel_subscription("positions_multi", r.int("reqId"))
