@@ -247,20 +247,25 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
 
 
 def _terminal(a: argparse.Namespace) -> int:
-    """Print a quote board from the embedded gateway."""
+    """Print a quote board from the embedded gateway until Ctrl-C, SIGTERM, SIGHUP or ``--seconds``."""
     import ibxl
 
-    ibxl.connect(sim=True)
-    print("ibxl demo: embedded gateway; Ctrl-C stops")
-    start = time.time()
-    try:
-        ibxl.quotes(a.symbols)
-        while not a.seconds or time.time() - start < a.seconds:
-            time.sleep(1.0)
-            q = ibxl.quotes(a.symbols, wait=0)
-            line = "  ".join(f"{k} {r.bid:.2f}/{r.ask:.2f}" for k, r in q.iterrows())
-            print(time.strftime("%H:%M:%S"), line, flush=True)
-    except KeyboardInterrupt:
-        pass
-    ibxl.disconnect()
+    children = Children()
+    with stop_signals() as received:
+        try:
+            ibxl.connect(sim=True)
+            children.on_stop(ibxl.disconnect)  # also stops the in-process gateway
+            print("ibxl demo: embedded gateway; Ctrl-C stops")
+            start = time.time()
+            ibxl.quotes(a.symbols)
+            while not a.seconds or time.time() - start < a.seconds:
+                time.sleep(1.0)
+                q = ibxl.quotes(a.symbols, wait=0)
+                line = "  ".join(f"{k} {r.bid:.2f}/{r.ask:.2f}" for k, r in q.iterrows())
+                print(time.strftime("%H:%M:%S"), line, flush=True)
+        except (Stopped, KeyboardInterrupt):
+            pass
+        finally:
+            received.append(0)
+            children.stop()
     return 0

@@ -89,3 +89,21 @@ def test_demo_stops_the_gateway_voila_and_its_kernels_on(signame, tmp_path):
     assert f"{signame}, stopping" in out
     assert not left, f"left running after {signame}:\n{describe(left)}"
     assert not listening(port), "Voila stopped with the demo"
+
+
+def test_terminal_demo_stops_on_sigterm(tmp_path):
+    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--terminal", "AAPL"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()  # the banner, once connected
+        assert "embedded gateway" in first, first
+        assert "AAPL" in proc.stdout.readline()  # a quote line
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, out[-2000:]
+    assert "Traceback" not in out
