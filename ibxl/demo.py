@@ -109,14 +109,12 @@ def stop_tree(pid: int, grace: float = GRACE) -> None:
         tree = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return
-    own_group = os.getpgrp() if hasattr(os, "getpgrp") else None
-    groups = set()
-    for p in tree:
-        try:
-            groups.add(os.getpgid(p.pid) if hasattr(os, "getpgid") else None)
-        except OSError:
-            pass
-    groups -= {None, own_group}
+    groups: set[int] = set()  # process groups of the tree other than the demo's own
+    if sys.platform != "win32":
+        for p in tree:
+            with _suppress_gone():
+                groups.add(os.getpgid(p.pid))
+        groups.discard(os.getpgrp())
     try:
         root.terminate()
     except psutil.NoSuchProcess:
@@ -126,9 +124,10 @@ def stop_tree(pid: int, grace: float = GRACE) -> None:
         tree += root.children(recursive=True)  # started while stopping, if root is still alive
     rest = [p for p in tree if _alive(p)]
     for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
-        for pgid in groups:
-            with _suppress_gone():
-                os.killpg(pgid, sig)
+        if sys.platform != "win32":
+            for pgid in groups:
+                with _suppress_gone():
+                    os.killpg(pgid, sig)
         for p in rest:
             with _suppress_gone():
                 p.send_signal(sig)

@@ -112,7 +112,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "# ibxl dashboard"),
         ("code", CONNECT.replace("ibxl.status()", "")),
         ("code", 'import ipywidgets as W\n\n\n'
-                 'def row(*panels):\n'
+                 'def row(*panels: W.Widget) -> W.HBox:\n'
                  '    return W.HBox(list(panels), layout=W.Layout(flex_flow="row wrap", gap="32px"))'),
         ("code", 'from ibxl.widgets import QuoteBoard, ScannerPanel\n\n'
                  'row(QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"]),\n'
