@@ -55,15 +55,29 @@ def run(a: argparse.Namespace) -> int:
     return serve_dashboard(a.port, sim=not a.no_sim, seconds=a.seconds)
 
 
-def _wait_port(host: str, port: int, timeout: float) -> bool:
+def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> bool:
+    """Wait until ``port`` accepts connections; False after ``timeout`` or once ``proc`` has exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection((host, port), timeout=0.5).close()
             return True
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``port`` on ``host`` can be listened on now (as a server binds it: connections of a
+    previous run waiting out TIME_WAIT do not count)."""
+    with socket.socket() as s:
+        if sys.platform != "win32":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class Stopped(Exception):
@@ -207,6 +221,9 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
     """Start the gateway (unless ``sim`` is False) and Voila on 127.0.0.1 until Ctrl-C, SIGTERM,
     SIGHUP or ``seconds``; then stop Voila, its kernels and the gateway, leaving no process behind."""
     require("dashboard", "ibxl demo")
+    if not _port_free("127.0.0.1", port):
+        print(f"ibxl demo: port {port} is in use; pick another with --port", file=sys.stderr)
+        return 2
     from .sim import SimConfig, SimGateway
 
     children = Children()
@@ -222,10 +239,11 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
                 where = "the configured TWS"
             # a process the kernels should share (a hub) is started here and registered with
             # `children.spawn(...)` or `children.on_stop(...)`, so that it stops with the demo
-            cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--no-browser",
-                   "--Voila.ip=127.0.0.1", "--theme=light"]
+            # no port_retries: Voila must serve on the port announced, not on a neighbour
+            cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--Voila.port_retries=0",
+                   "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"]
             proc = children.spawn(cmd, env=env)
-            if not _wait_port("127.0.0.1", port, 60):
+            if not _wait_port("127.0.0.1", port, 60, proc):
                 print("the dashboard server did not start; see the messages above", file=sys.stderr)
                 return 1
             print(f"\nibxl dashboard: http://127.0.0.1:{port}/  ({where}; Ctrl-C stops)\n", flush=True)

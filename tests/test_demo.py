@@ -107,3 +107,14 @@ def test_terminal_demo_stops_on_sigterm(tmp_path):
             proc.wait(10)
     assert proc.returncode == 0, out[-2000:]
     assert "Traceback" not in out
+
+
+def test_demo_on_a_port_in_use_says_so():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "ibxl", "demo", "--port", str(port)], capture_output=True,
+                             text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"ibxl demo: port {port} is in use; pick another with --port"
