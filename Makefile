@@ -40,7 +40,7 @@ test: $(STAMP) browser
 	# the notebooks run top to bottom against the embedded gateway (caches in a scratch directory)
 	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks ibxl/dashboard
 	# nothing the tests started may outlive them (servers, kernels, gateways, hubs, browsers)
-	$(PY) tests/processes.py
+	$(PY) tests/leftovers.py
 
 demo: $(STAMP)
 	$(PY) -m ibxl demo

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from leftovers import describe, kill, marked, settle
 from ports import free_port, wait_listening
-from processes import describe, kill, marked, settle
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ import urllib.request
 
 import psutil
 import pytest
+from leftovers import describe, kill, marked, settle
 from ports import free_port, listening, wait_listening
-from processes import describe, kill, marked, settle
 
 SIGNALS = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 MARKER = "IBXL_DEMO_TEST"

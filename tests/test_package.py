@@ -18,8 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from leftovers import describe, kill, marked, settle
 from ports import free_port, wait_listening
-from processes import describe, kill, marked, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 #: not part of the source a wheel is built from
