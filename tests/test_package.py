@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -53,9 +54,14 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     python, ibxl_cmd = str(bindir / "python"), str(bindir / "ibxl")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IBXL_", "PYTHON", "VIRTUAL_ENV"))}
+    hub_dir = tempfile.mkdtemp(prefix="ibxl-hub-")  # short: a local socket's path has a length limit
+    # nothing of the checkout's environment but the test run's marker; every file ibxl writes
+    # (caches, records, a hub's endpoint) in the scratch home
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("IBXL_", "PYTHON", "VIRTUAL_ENV")) or k == "IBXL_TEST_RUN"}
     env.update({"IBXL_CACHE_DIR": str(home / "cache"), "IBXL_DATA_DIR": str(home / "data"),
-                "IBXL_CONFIG": str(home / "config.toml"), "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}"})
+                "IBXL_CONFIG": str(home / "config.toml"), "IBXL_HUB_DIR": hub_dir,
+                "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}"})
     pip = [python, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
 
     # without the dashboard extra, the demo names the extra in one line
@@ -89,10 +95,11 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
             assert ib.reqCurrentTime() is not None
         finally:
             ib.disconnect()
+        # a script of its own connection (no shared hub to leave running)
         quote = _run([python, "-c", "import ibxl\n"
                       f"ibxl.connect(host='127.0.0.1', port={port}, client_id=902)\n"
                       "q = ibxl.quotes('AAPL', wait=15).loc['AAPL']\n"
-                      "print(q['bid'], q['ask'])"], timeout=120, env=env, cwd=home)
+                      "print(q['bid'], q['ask'])"], timeout=120, env={**env, "IBXL_HUB": "0"}, cwd=home)
         bid, ask = map(float, quote.stdout.strip().splitlines()[-1].split())
         assert 0 < bid < ask, quote.stdout
 
@@ -129,4 +136,5 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
                     proc.kill()
         left = settle(lambda: marked(MARKER, token))
         kill(left)
+        shutil.rmtree(hub_dir, ignore_errors=True)
     assert not left, f"left running:\n{describe(left)}"
