@@ -32,12 +32,17 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+# every process the tests start inherits this marker ("<start time>-<random>"); the last step of
+# `make test` lists any still running and fails
+test: export IBXL_TEST_RUN := $(shell date +%s)-$(shell od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	IBXL_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 	# the notebooks run top to bottom against the embedded gateway (caches in a scratch directory)
-	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks
+	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks ibxl/dashboard
+	# nothing the tests started may outlive them (servers, kernels, gateways, hubs, browsers)
+	$(PY) tests/leftovers.py
 
 demo: $(STAMP)
 	$(PY) -m ibxl demo

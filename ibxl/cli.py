@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from .extras import MissingExtra
+
 #: modules that each add subcommands through ``register(subparsers)``
 COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands"]
 
@@ -22,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``ibxl`` subcommand."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except MissingExtra as exc:  # an optional part is not installed: one line, no traceback
+        print(f"ibxl: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ from typing import Any
 import platformdirs
 
 TRADING_MODES = ("off", "paper", "live")
+#: where TWS / IB Gateway listens by default, and so the embedded gateway too: this machine only,
+#: on TWS paper trading's port
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7497
 
 
 def config_path() -> Path:
@@ -36,8 +40,8 @@ def config_path() -> Path:
 class Settings:
     """Everything ibxl needs to know to connect and to guard orders."""
 
-    host: str = "127.0.0.1"
-    port: int = 7497
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     client_id: int = 17
     account: str = ""
     sim: bool = False
@@ -59,7 +63,8 @@ class Settings:
 
     @property
     def data_path(self) -> Path:
-        """Directory of ibxl's own records (order keys)."""
+        """Directory of ibxl's own records (order keys; the embedded gateway's paper account under
+        ``sim/``)."""
         return Path(self.data_dir or platformdirs.user_data_dir("ibxl"))
 
 

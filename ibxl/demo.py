@@ -4,21 +4,27 @@
     ibxl demo --port 9000     # another port
     ibxl demo --no-sim        # the configured TWS / IB Gateway instead of the embedded one
     ibxl demo --terminal      # a quote board in the terminal, no browser needed
+
+Ctrl-C, SIGTERM (a service manager) and SIGHUP (a closed terminal) stop the gateway, Voila and all
+its kernels; nothing the demo started keeps running.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .extras import require
+from .processes import Children, Stopped, stop_signals
+
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY", "QQQ", "NVDA")
-DASHBOARD = Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
+#: the dashboard notebook ships inside the package (package data)
+DASHBOARD = Path(__file__).resolve().parent / "dashboard" / "dashboard.ipynb"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    """Run the demo until Ctrl-C (or ``--seconds``)."""
+    """Run the demo until Ctrl-C, SIGTERM or SIGHUP (or ``--seconds``)."""
     if a.terminal:
         return _terminal(a)
     return serve_dashboard(a.port, sim=not a.no_sim, seconds=a.seconds)
 
 
-def _wait_port(host: str, port: int, timeout: float) -> bool:
+def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> bool:
+    """Wait until ``port`` accepts connections; False after ``timeout`` or once ``proc`` has exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection((host, port), timeout=0.5).close()
             return True
@@ -50,56 +57,86 @@ def _wait_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``port`` on ``host`` can be listened on now (as a server binds it: connections of a
+    previous run waiting out TIME_WAIT do not count)."""
+    with socket.socket() as s:
+        if sys.platform != "win32":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -> int:
-    """Start the gateway (unless ``sim`` is False) and Voila on 127.0.0.1; stop both cleanly."""
+    """Start the gateway (unless ``sim`` is False) and Voila on 127.0.0.1 until Ctrl-C, SIGTERM,
+    SIGHUP or ``seconds``; then stop Voila, its kernels and the gateway, leaving no process behind."""
+    require("dashboard", "ibxl demo")
+    if not _port_free("127.0.0.1", port):
+        print(f"ibxl demo: port {port} is in use; pick another with --port", file=sys.stderr)
+        return 2
     from .sim import SimConfig, SimGateway
 
-    gateway = SimGateway(SimConfig(seed=42, port=0)).start() if sim else None
-    env = dict(os.environ)
-    if gateway is not None:
-        env.update({"IBXL_HOST": gateway.host, "IBXL_PORT": str(gateway.port)})
-    cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--no-browser",
-           "--Voila.ip=127.0.0.1", "--theme=light"]
-    proc = subprocess.Popen(cmd, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        if not _wait_port("127.0.0.1", port, 60):
-            print("the dashboard server did not start; see the messages above", file=sys.stderr)
-            return 1
-        where = f"embedded gateway on {gateway.host}:{gateway.port}" if gateway else "the configured TWS"
-        print(f"\nibxl dashboard: {url}  ({where}; Ctrl-C stops)\n", flush=True)
-        start = time.monotonic()
-        while proc.poll() is None and (not seconds or time.monotonic() - start < seconds):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if gateway is not None:
-            gateway.stop()
+    children = Children()
+    with stop_signals() as received:
+        try:
+            env = dict(os.environ)
+            if sim:
+                gateway = SimGateway(SimConfig(seed=42, port=0)).start()
+                children.on_stop(gateway.stop)
+                env.update({"IBXL_HOST": gateway.host, "IBXL_PORT": str(gateway.port)})
+                where = f"embedded gateway on {gateway.host}:{gateway.port}"
+            else:
+                where = "the configured TWS"
+            # a process the kernels should share (a hub) is started here and registered with
+            # `children.spawn(...)` or `children.on_stop(...)`, so that it stops with the demo
+
+            # no port_retries: Voila must serve on the port announced, not on a neighbour
+            cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--Voila.port_retries=0",
+                   "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"]
+            proc = children.spawn(cmd, env=env)
+            if not _wait_port("127.0.0.1", port, 60, proc):
+                print("the dashboard server did not start; see the messages above", file=sys.stderr)
+                return 1
+            print(f"\nibxl dashboard: http://127.0.0.1:{port}/  ({where}; Ctrl-C stops)\n", flush=True)
+            start = time.monotonic()
+            while proc.poll() is None and (not seconds or time.monotonic() - start < seconds):
+                time.sleep(0.5)
+            if proc.poll() is not None:
+                print(f"the dashboard server exited ({proc.returncode}); see the messages above", file=sys.stderr)
+                return 1
+        except (Stopped, KeyboardInterrupt) as stop:
+            name = stop.args[0] if isinstance(stop, Stopped) else "SIGINT"
+            print(f"ibxl demo: {name}, stopping the dashboard and the gateway", flush=True)
+        finally:
+            # a further signal is recorded in `received` only: the clean-up runs to its end
+            received.append(0)
+            children.stop()
     return 0
 
 
 def _terminal(a: argparse.Namespace) -> int:
-    """Print a quote board from the embedded gateway."""
+    """Print a quote board from the embedded gateway until Ctrl-C, SIGTERM, SIGHUP or ``--seconds``."""
     import ibxl
 
-    ibxl.connect(sim=True)
-    print("ibxl demo: embedded gateway; Ctrl-C stops")
-    start = time.time()
-    try:
-        ibxl.quotes(a.symbols)
-        while not a.seconds or time.time() - start < a.seconds:
-            time.sleep(1.0)
-            q = ibxl.quotes(a.symbols, wait=0)
-            line = "  ".join(f"{k} {r.bid:.2f}/{r.ask:.2f}" for k, r in q.iterrows())
-            print(time.strftime("%H:%M:%S"), line, flush=True)
-    except KeyboardInterrupt:
-        pass
-    ibxl.disconnect()
+    children = Children()
+    with stop_signals() as received:
+        try:
+            ibxl.connect(sim=True)
+            children.on_stop(ibxl.disconnect)  # also stops the in-process gateway
+            print("ibxl demo: embedded gateway; Ctrl-C stops")
+            start = time.time()
+            ibxl.quotes(a.symbols)
+            while not a.seconds or time.time() - start < a.seconds:
+                time.sleep(1.0)
+                q = ibxl.quotes(a.symbols, wait=0)
+                line = "  ".join(f"{k} {r.bid:.2f}/{r.ask:.2f}" for k, r in q.iterrows())
+                print(time.strftime("%H:%M:%S"), line, flush=True)
+        except (Stopped, KeyboardInterrupt):
+            pass
+        finally:
+            received.append(0)
+            children.stop()
     return 0

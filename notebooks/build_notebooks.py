@@ -1,4 +1,5 @@
-"""Write the notebooks in this folder from their cell sources (run after editing the cells here).
+"""Write the notebooks in this folder, and the dashboard that ships in the package
+(``ibxl/dashboard/dashboard.ipynb``), from their cell sources (run after editing the cells here).
 
     .venv/bin/python notebooks/build_notebooks.py [dashboard.ipynb ...]   # all, or the named ones
 
@@ -14,6 +15,9 @@ from pathlib import Path
 import nbformat as nbf
 
 HERE = Path(__file__).parent
+#: notebooks that ship inside the package (``ibxl demo`` serves the dashboard from there); the
+#: others live in this folder
+PACKAGED = {"dashboard.ipynb": HERE.parent / "ibxl" / "dashboard"}
 CONNECT = '''import os
 
 import ibxl
@@ -144,16 +148,16 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "dashboard.ipynb": [
         ("md", "# ibxl dashboard"),
         ("code", CONNECT.replace("ibxl.status()", "")),
-        ("code", 'import ipywidgets as W\n\n'
-                 'from ibxl.widgets import (AccountPanel, HistoryChart, NewsPanel, OptionChainPanel, OrderTicket,\n'
-                 '                          QuoteBoard, ScannerPanel)\n\n\n'
-                 'def row(*panels):\n'
+        ("code", 'import ipywidgets as W\n\n\n'
+                 'def row(*panels: W.Widget) -> W.HBox:\n'
                  '    return W.HBox(list(panels), layout=W.Layout(flex_flow="row wrap", gap="32px"))'),
-        ("code", 'row(QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"]),\n'
+        ("code", 'from ibxl.widgets import QuoteBoard, ScannerPanel\n\n'
+                 'row(QuoteBoard(["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "EUR.USD/CASH", "BTC.USD/CRYPTO"]),\n'
                  '    ScannerPanel("TOP_PERC_GAIN", rows=8))'),
-        ("code", 'OptionChainPanel("SPY", strikes=4)'),
-        ("code", 'row(HistoryChart("SPY", duration="6 M"), NewsPanel("AAPL", n=6))'),
-        ("code", 'row(AccountPanel(), OrderTicket("AAPL"))'),
+        ("code", 'from ibxl.widgets import OptionChainPanel\n\nOptionChainPanel("SPY", strikes=4)'),
+        ("code", 'from ibxl.widgets import HistoryChart, NewsPanel\n\n'
+                 'row(HistoryChart("SPY", duration="6 M"), NewsPanel("AAPL", n=6))'),
+        ("code", 'from ibxl.widgets import AccountPanel, OrderTicket\n\nrow(AccountPanel(), OrderTicket("AAPL"))'),
     ],
 }
 
@@ -168,7 +172,7 @@ def build(names: list[str] | None = None) -> None:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
                     for kind, src in cells]
-        nbf.write(nb, HERE / name)
+        nbf.write(nb, PACKAGED.get(name, HERE) / name)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from leftovers import describe, kill, marked, settle
 from ports import free_port, wait_listening
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,19 +30,28 @@ if not Path(CHROMIUM).exists() and not (os.environ.get("CI") or os.environ.get("
 def dashboard(tmp_path_factory):
     port = free_port()
     tmp = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp / "cache"), "IBXL_DATA_DIR": str(tmp / "data")}
+    token = secrets.token_hex(8)
+    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp / "cache"), "IBXL_DATA_DIR": str(tmp / "data"),
+           "IBXL_BROWSER_TEST": token}
     env.pop("IBXL_PORT", None)
-    proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port), "--seconds", "240"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp / "demo.log"  # a file, not a pipe nobody reads while the test runs
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port), "--seconds", "240"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     if not wait_listening(port, 90, proc):
-        proc.kill()
-        pytest.fail("the dashboard did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        proc.terminate()
+        proc.wait(60)
+        kill(marked("IBXL_BROWSER_TEST", token))
+        pytest.fail("the dashboard did not start: " + log.read_text()[-3000:])
     yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
+    proc.terminate()  # SIGTERM, as a service manager stops it: Voila and its kernels stop too
     try:
-        proc.wait(20)
+        proc.wait(60)
     except subprocess.TimeoutExpired:
         proc.kill()
+    left = settle(lambda: marked("IBXL_BROWSER_TEST", token))
+    kill(left)
+    assert not left, f"the demo left processes running:\n{describe(left)}"
 
 
 def _prices(page) -> list[float]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..extras import require
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``excel`` subcommand and its ``install``, ``serve`` and ``manifest`` actions."""
@@ -43,6 +45,7 @@ def _install(a: argparse.Namespace) -> int:
 
 
 def _serve(a: argparse.Namespace) -> int:
+    require("server", "ibxl excel serve")
     from .serve import serve
 
     serve(a.host, a.port, a.token, a.allow_remote)
@@ -50,6 +53,7 @@ def _serve(a: argparse.Namespace) -> int:
 
 
 def _manifest(a: argparse.Namespace) -> int:
+    require("server", "ibxl excel manifest")
     from .serve import manifest
 
     out = Path(a.out)

@@ -7,21 +7,25 @@ import asyncio
 import logging
 from pathlib import Path
 
+from ..config import DEFAULT_HOST, DEFAULT_PORT
+from ..config import load as load_settings
 from .config import SimConfig
 from .server import Gateway
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The gateway's command-line options (shared by ``ibxl sim`` and ``python -m ibxl.sim``)."""
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7497, help="port to listen on (default 7497, TWS paper's port)")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port to listen on (default {DEFAULT_PORT}, TWS paper's port)")
     p.add_argument("--seed", type=int, default=42, help="seed of the synthetic markets (same seed, same history)")
     p.add_argument("--hours", choices=("always", "exchange"), default="always",
                    help="'always': markets never close (default); 'exchange': real sessions, weekends, holidays")
     p.add_argument("--accounts", default="DU1234567", help="comma-separated paper account ids")
     p.add_argument("--trusted-ip", action="append", default=[], help="also accept clients from this address")
     p.add_argument("--state-dir", type=Path, default=None,
-                   help="where the paper account is kept (default: the user data directory, ibxl/sim)")
+                   help="where the paper account is kept (default: sim/ in ibxl's data directory, "
+                        "IBXL_DATA_DIR or data_dir in the config file when set)")
     p.add_argument("--memory", action="store_true", help="keep the paper account in memory only (nothing saved)")
     p.add_argument("--reset", action="store_true", help="start the paper account afresh")
     p.add_argument("--read-only", action="store_true", help="reject orders, as TWS's read-only API mode does")
@@ -30,10 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_state_dir() -> Path:
-    """The paper account's home when none is given: the user data directory."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("ibxl")) / "sim"
+    """The paper account's home when none is given: ``sim/`` in ibxl's data directory, resolved as
+    the data layer resolves it (``IBXL_DATA_DIR``, then the config file, then the user data dir)."""
+    return load_settings().data_path / "sim"
 
 
 def config_from_args(a: argparse.Namespace) -> SimConfig:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import DEFAULT_HOST
+
 
 @dataclass
 class Limits:
@@ -26,7 +28,7 @@ class Limits:
 class SimConfig:
     """Everything that shapes a gateway run: where it listens, its market and its account."""
 
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST
     port: int = 0
     seed: int = 42
     #: "always": markets never close; "exchange": real trading calendars
