@@ -183,41 +183,68 @@ def _option(und: Contract, row: Any) -> Option:
 
 
 # ------------------------------------------------------------------ rows
-def _row(o: Contract, t: Ticker | None, spot: float) -> dict:
-    """One chain row from a snapshot; greeks computed with Black–Scholes where TWS sent none."""
-    bid, ask = (_num(t.bid), _num(t.ask)) if t else (NAN, NAN)
-    last, close = (_num(t.last), _num(t.close)) if t else (NAN, NAN)
-    g = t.modelGreeks if t else None
-    row = {"contract": contract_text(o), "expiry": o.lastTradeDateOrContractMonth, "strike": float(o.strike),
-           "right": o.right, "bid": bid, "ask": ask, "last": last,
-           "mid": (bid + ask) / 2 if bid == bid and ask == ask else NAN,
-           "volume": _num(t.volume) if t else NAN, "open_interest": NAN, "iv": NAN, "delta": NAN, "gamma": NAN,
-           "vega": NAN, "theta": NAN, "und_price": NAN, "greeks_source": ""}
+@dataclass
+class _Quote:
+    """What one option's snapshot (or live line) said, as plain numbers."""
+
+    bid: float = NAN
+    ask: float = NAN
+    last: float = NAN
+    close: float = NAN
+    volume: float = NAN
+    open_interest: float = NAN
+    #: TWS's model: iv, delta, gamma, vega, theta, und_price (None when it did not arrive)
+    model: tuple[float, ...] | None = None
+    #: (iv, und_price) TWS computed at the bid, ask and last
+    side_ivs: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _from_ticker(o: Contract, t: Ticker) -> _Quote:
+    g = t.modelGreeks
+    model = None
     if g is not None and g.delta is not None:
-        row.update(iv=_num(g.impliedVol), delta=_greek(g.delta), gamma=_greek(g.gamma), vega=_greek(g.vega),
-                   theta=_greek(g.theta), und_price=_num(g.undPrice), greeks_source="model")
-        if row["und_price"] != row["und_price"]:
-            row["und_price"] = spot
+        model = (_num(g.impliedVol), _greek(g.delta), _greek(g.gamma), _greek(g.vega), _greek(g.theta),
+                 _num(g.undPrice))
+    sides = [(_num(x.impliedVol), _num(x.undPrice)) for x in (t.bidGreeks, t.askGreeks, t.lastGreeks)
+             if x is not None]
+    return _Quote(_num(t.bid), _num(t.ask), _num(t.last), _num(t.close), _num(t.volume), _oi(o, t), model, sides)
+
+
+def _from_line(snap: Any) -> _Quote:
+    """A live line's latest snapshot (a QuoteSnapshot) read instead of asking again."""
+    model = None if snap.delta != snap.delta else (snap.iv, snap.delta, snap.gamma, snap.vega, snap.theta,
+                                                    snap.und_price)
+    return _Quote(snap.bid, snap.ask, snap.last, snap.close, snap.volume, snap.open_interest, model)
+
+
+def _row(o: Contract, q: _Quote, spot: float) -> dict:
+    """One chain row; greeks computed with Black–Scholes where TWS's model sent none."""
+    bid, ask = q.bid, q.ask
+    row = {"contract": contract_text(o), "expiry": o.lastTradeDateOrContractMonth, "strike": float(o.strike),
+           "right": o.right, "bid": bid, "ask": ask, "last": q.last,
+           "mid": (bid + ask) / 2 if bid == bid and ask == ask else NAN, "volume": q.volume,
+           "open_interest": q.open_interest, "iv": NAN, "delta": NAN, "gamma": NAN, "vega": NAN, "theta": NAN,
+           "und_price": NAN, "greeks_source": ""}
+    if q.model is not None:
+        iv, delta, gamma, vega, theta, und = q.model
+        row.update(iv=iv, delta=delta, gamma=gamma, vega=vega, theta=theta, und_price=und if und == und else spot,
+                   greeks_source="model")
         return row
-    _computed(row, t, spot)
+    _computed(row, q, spot)
     return row
 
 
-def _computed(row: dict, t: Ticker | None, spot: float) -> None:
-    """Greeks from the IV TWS quoted on the bid/ask, else from the option's price (implied vol)."""
+def _computed(row: dict, q: _Quote, spot: float) -> None:
+    """Greeks from the IV TWS quoted on the bid/ask/last, else from the option's price (implied vol)."""
     from .live import market_price
 
-    und = spot
-    ivs = []
-    for side in (t.bidGreeks, t.askGreeks, t.lastGreeks) if t else ():
-        if side is not None:
-            ivs.append(_num(side.impliedVol))
-            und = _num(side.undPrice) if _num(side.undPrice) == _num(side.undPrice) else und
-    ivs = [v for v in ivs if v == v and v > 0]
+    unds = [u for _, u in q.side_ivs if u == u and u > 0]
+    und = unds[0] if unds else spot
+    ivs = [v for v, _ in q.side_ivs if v == v and v > 0]
     years = bs.years_to(row["expiry"])
     iv = float(np.mean(ivs)) if ivs else NAN
     if iv != iv:
-        px = market_price(row["bid"], row["ask"], row["last"], _num(t.close) if t else NAN)
+        px = market_price(row["bid"], row["ask"], row["last"], q.close)
         if px == px and und == und:
             iv = float(bs.implied_vol(px, und, row["strike"], years, row["right"]))
     if iv != iv or und != und:
@@ -225,6 +252,18 @@ def _computed(row: dict, t: Ticker | None, spot: float) -> None:
     g = bs.greeks(und, row["strike"], years, iv, row["right"])
     row.update(iv=iv, delta=g["delta"], gamma=g["gamma"], vega=g["vega"], theta=g["theta"], und_price=und,
                greeks_source="computed")
+
+
+#: Ticker fields a snapshot fills; ib_async hands back the same Ticker for the same contract, so an
+#: earlier snapshot's values are cleared first and a field TWS leaves out now reads as missing
+_SNAPSHOT_FIELDS = ("bid", "ask", "last", "bidSize", "askSize", "lastSize", "volume", "close", "open", "high", "low",
+                    "modelGreeks", "bidGreeks", "askGreeks", "lastGreeks", "callOpenInterest", "putOpenInterest")
+
+
+def _clear(t: Ticker) -> None:
+    blank = Ticker()
+    for name in _SNAPSHOT_FIELDS:
+        setattr(t, name, getattr(blank, name))
 
 
 # ------------------------------------------------------------------ jobs
@@ -272,13 +311,21 @@ async def _run(job: ChainJob, c: Any) -> None:
     limit = SNAPSHOT_SECONDS + len(job.options) / MESSAGES_PER_SECOND
 
     async def one(i: int, o: Contract) -> None:
-        ticker = None
+        live = registry().cached(contract_text(o))
+        if live is not None and live.has_data and not live.stale:
+            # a panel or cell keeps a line on this option: its quote is current, ask nothing
+            job.rows[i] = _row(o, _from_line(live), _current_spot(job))
+            return
+        quote = _Quote()
         async with gate:
+            old = c.ib.ticker(o)
+            if old is not None:
+                _clear(old)
             try:
-                ticker = (await asyncio.wait_for(c.ib.reqTickersAsync(o), limit))[0]
+                quote = _from_ticker(o, (await asyncio.wait_for(c.ib.reqTickersAsync(o), limit))[0])
             except (TimeoutError, Exception):  # one option's refusal costs its row's quotes, not the chain
-                ticker = None
-        job.rows[i] = _row(o, ticker, _current_spot(job))
+                pass
+        job.rows[i] = _row(o, quote, _current_spot(job))
 
     try:
         await asyncio.gather(*(one(i, o) for i, o in enumerate(job.options)))
@@ -294,7 +341,8 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
     the line budget, cancelled as soon as the figure arrives."""
     day = trading_day()
     known = _store().open_interest(day, [o.conId for o in job.options])
-    want = [i for i, o in enumerate(job.options) if o.conId not in known]
+    want = [i for i, o in enumerate(job.options)
+            if o.conId not in known and not job.rows.get(i, {}).get("open_interest", NAN) > 0]
     if job.open_interest:
         fresh: dict[int, float] = {}
         for start in range(0, len(want), budget):
@@ -312,7 +360,7 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
         _store().put_open_interest(day, fresh)
         known.update(fresh)
     for i, o in enumerate(job.options):
-        if o.conId in known and i in job.rows:
+        if o.conId in known and i in job.rows and job.rows[i]["open_interest"] != job.rows[i]["open_interest"]:
             job.rows[i]["open_interest"] = known[o.conId]
 
 
