@@ -28,7 +28,7 @@ import pandas as pd
 from ib_async import Contract, Option, Ticker
 
 from . import greeks as bs
-from .contracts import contract_text, resolve
+from .contracts import contract_text, remember, resolve
 from .errors import IBXLError, RequestTimeout
 from .remote import on_hub
 
@@ -395,6 +395,8 @@ def start_chain(underlying: str, expiries: object = None, strikes: object = None
     order = defs.assign(_d=(defs["strike"] - centre).abs(), _e=defs["expiry"].map(chosen.index)) \
         .sort_values(["_d", "_e", "strike", "right"], kind="stable")
     options = [_option(und, r) for r in order.itertuples(index=False)]
+    for o in options:
+        remember(o)  # a panel's lasting line on one of them then needs no contract-details request
     _prune()
     job = ChainJob(f"chain-{next(_job_ids)}", und, options, spot if spot == spot else centre, bool(open_interest))
     with _jobs_lock:
@@ -490,3 +492,63 @@ def option_chain(underlying: str, expiries: object = None, strikes: object = Non
         progress(frame, frame.attrs.get("loaded", len(frame)), frame.attrs.get("total", len(frame)))
     frame.attrs.clear()
     return frame
+
+
+# ------------------------------------------------------------------ polling hosts (cells, dashboards)
+@dataclass
+class _Latest:
+    job: str | None = None
+    partial: pd.DataFrame | None = None
+    loaded: int = 0
+    total: int = 0
+    complete: pd.DataFrame | None = None
+    finished: float = 0.0
+
+
+_latest: dict[tuple, _Latest] = {}
+_latest_lock = threading.Lock()
+
+
+def latest_chain(underlying: str, expiries: object = None, strikes: object = None, right: str | None = None,
+                 *, max_age: float = 30.0, first_wait: float = 1.0) -> tuple[pd.DataFrame, int, int]:
+    """The latest chain for these arguments without waiting for all of it: ``(frame, loaded, total)``.
+
+    For hosts that evaluate again and again (worksheet cells, dashboards). The first call starts a
+    chain job and waits up to ``first_wait`` seconds for the options nearest the money; each later
+    call returns what has arrived (``loaded < total`` while it fills in). A complete chain is
+    reused for ``max_age`` seconds; after that the next call starts a fresh one and returns the
+    previous complete chain until the fresh one is in.
+    """
+    key = (str(underlying).strip().upper(), repr(expiries), repr(strikes), (right or "").strip().upper())
+    with _latest_lock:
+        state = _latest.setdefault(key, _Latest())
+        stale = state.complete is not None and time.monotonic() - state.finished > max_age
+        if state.job is None and (state.complete is None or stale):
+            state.job = start_chain(underlying, expiries, strikes, right)
+            state.partial, state.loaded, state.total = None, 0, 0
+            first = state.complete is None
+            deadline = time.monotonic() + (first_wait if first else 0.0)
+            while True:
+                if _poll(key, state) or time.monotonic() >= deadline or state.loaded >= min(20, state.total or 20):
+                    break
+                time.sleep(0.02)
+        elif state.job is not None:
+            _poll(key, state)
+        if state.complete is not None and (state.job is None or state.partial is None
+                                           or state.loaded < state.total):
+            return state.complete, len(state.complete), len(state.complete)
+        frame = state.partial if state.partial is not None else pd.DataFrame(columns=CHAIN_COLUMNS)
+        return frame, state.loaded, state.total
+
+
+def _poll(key: tuple, state: _Latest) -> bool:
+    """Read a cell's chain job once; True when it finished."""
+    try:
+        frame, done, n, total = chain_job(state.job)  # type: ignore[arg-type]
+    except Exception:
+        _latest.pop(key, None)
+        raise
+    state.partial, state.loaded, state.total = frame, n, total
+    if done:
+        state.complete, state.finished, state.job = frame, time.monotonic(), None
+    return done

@@ -132,3 +132,56 @@ def test_bad_input_names_the_problem(ibxl_sim):
         ibxl.option_chain("SPY", expiries=["19990101"])
     with pytest.raises(ibxl.IBXLError, match="no chain job"):
         ibxl.chain_job("chain-unknown")
+
+
+def test_worksheet_chain_shows_partial_data_until_complete(ibxl_sim):
+    from ibxl.excel import functions as F
+
+    seen: list = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        out = F.IB_CHAIN("NVDA", None, None, 20)
+        assert isinstance(out, list), out
+        seen.append(out)
+        if not str(out[-1][0]).startswith("loading"):
+            break
+        time.sleep(0.1)
+    first, last = seen[0], seen[-1]
+    assert first[0][:4] == ["contract", "expiry", "strike", "right"]
+    note = first[-1][0]
+    assert note.startswith("loading ") and len(first[-1]) == len(first[0])
+    loaded, total = (int(x) for x in note.split()[1].split("/"))
+    assert 0 < loaded < total and len(first) == loaded + 2, "the cell shows what has arrived"
+    assert len(last) == total + 1 and not str(last[-1][0]).startswith("loading"), "complete: no note"
+    assert F.IB_CHAIN("NVDA", None, None, 20) == last, "a complete chain is reused, not fetched again"
+    assert F.IB_CHAIN("NVDA", None, "Z", 2).startswith("#VALUE! right 'Z'")
+    assert F.IB_CHAIN(None).startswith("#VALUE! underlying is empty")
+
+
+def test_panel_fills_in_and_streams_only_the_strikes_nearest_the_money(ibxl_sim):
+    from ibxl.live import registry
+    from ibxl.widgets import OptionChainPanel
+
+    panel = OptionChainPanel("GOOGL", strikes=20, live_lines=8, refresh=0)
+    partial_seen = False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            html = panel.table.value
+            if 0 < panel.loaded < panel.total and "ibxl-chain-row" in html and "loading" in html:
+                partial_seen = True
+            if panel.total and panel.loaded == panel.total and len(panel.live_contracts()) == 8:
+                break
+            time.sleep(0.02)
+        assert partial_seen, "the table showed rows before the chain was complete"
+        live = panel.live_contracts()
+        assert len(live) == 8, "lasting lines only within the panel's budget"
+        spot = panel.chain["und_price"].median()
+        strikes = sorted(panel.chain["strike"].unique(), key=lambda k: abs(k - spot))
+        assert {float(t.split()[2]) for t in live} <= set(strikes[:5]), "lines go to the strikes nearest the money"
+        assert all(registry().line(t).refs >= 1 for t in live)
+        assert len(panel.rows()) == panel.chain["strike"].nunique() and len(panel.chain) == panel.total
+        assert registry().lines_open() <= registry().max_lines
+    finally:
+        panel.close()
+    assert all(registry().line(t).refs == 0 for t in live), "closing the panel released its lines"
