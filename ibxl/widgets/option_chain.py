@@ -18,7 +18,8 @@ from .charts import payoff, smile
 
 SIDE_COLUMNS = ["bid", "ask", "last", "iv", "delta", "gamma", "vega", "theta", "open_interest"]
 #: columns a lasting line refreshes (from its QuoteSnapshot, same names)
-LIVE_COLUMNS = ["bid", "ask", "last", "mid", "volume", "iv", "delta", "gamma", "vega", "theta", "und_price"]
+LIVE_COLUMNS = ["bid", "ask", "last", "mid", "volume", "open_interest", "iv", "delta", "gamma", "vega", "theta",
+                "und_price"]
 #: lines left free for everything else the desk watches
 SPARE_LINES = 10
 
@@ -91,21 +92,24 @@ class OptionChainPanel(Panel):
                 self.chain, self.loaded, self.total = main, main.attrs["loaded"], main.attrs["total"]
                 self.set_status(f"loading {self.loaded}/{self.total}…")
                 self.mark_dirty()
+            if generation == self._generation and not main.empty:
+                self._set_legs(main, exp)
             self._open_lines(main)
             terms = ibxl.option_chain(und, expiries=ibxl.expiries(und)[:4], strikes=1)
             return main, terms
 
         def done(result: tuple[pd.DataFrame, pd.DataFrame]) -> None:
             df, self.terms = result
-            if generation != self._generation:
-                return
-            self.chain = df
-            strikes = sorted(df[df["expiry"] == (exp or df["expiry"].min())]["strike"].unique())
-            self.leg_strike.options = strikes
-            if strikes:
-                self.leg_strike.value = strikes[len(strikes) // 2]
+            if generation == self._generation:
+                self.chain = df
 
         self.run_in_background(fetch, done, busy=f"loading the {und} chain…")
+
+    def _set_legs(self, df: pd.DataFrame, expiry: str | None) -> None:
+        strikes = sorted(df[df["expiry"] == (expiry or df["expiry"].min())]["strike"].unique())
+        self.leg_strike.options = strikes
+        if strikes:
+            self.leg_strike.value = strikes[len(strikes) // 2]
 
     # -------------------------------------------------------------- lasting lines and snapshot rounds
     def line_budget(self) -> int:
@@ -146,7 +150,7 @@ class OptionChainPanel(Panel):
     def _data_changed(self) -> bool:
         # the refresh hub may ask before __init__ has finished
         versions = sum(h.version for h in list(getattr(self, "_handles", {}).values()))
-        if versions != self._seen_versions:
+        if versions != getattr(self, "_seen_versions", -1):
             self._seen_versions = versions
             return True
         return False
