@@ -284,7 +284,8 @@ class ChainJob:
 
     def frame(self) -> pd.DataFrame:
         """The rows that have arrived, by expiry, strike and right."""
-        rows = sorted(self.rows.values(), key=lambda r: (r["expiry"], r["strike"], r["right"]))
+        # the loop thread adds rows meanwhile: copy first (one C-level step under the GIL)
+        rows = sorted(list(self.rows.values()), key=lambda r: (r["expiry"], r["strike"], r["right"]))
         return pd.DataFrame(rows, columns=CHAIN_COLUMNS)
 
 
@@ -323,7 +324,7 @@ async def _run(job: ChainJob, c: Any) -> None:
                 _clear(old)
             try:
                 quote = _from_ticker(o, (await asyncio.wait_for(c.ib.reqTickersAsync(o), limit))[0])
-            except (TimeoutError, Exception):  # one option's refusal costs its row's quotes, not the chain
+            except Exception:  # a timeout or one option's refusal costs its row's quotes, not the chain
                 pass
         job.rows[i] = _row(o, quote, _current_spot(job))
 
@@ -339,6 +340,8 @@ async def _run(job: ChainJob, c: Any) -> None:
 async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
     """Open interest: today's cache, then (when asked) streaming tick-101 lines in batches within
     the line budget, cancelled as soon as the figure arrives."""
+    from .connection import MESSAGES_PER_SECOND
+
     day = trading_day()
     known = _store().open_interest(day, [o.conId for o in job.options])
     want = [i for i, o in enumerate(job.options)
@@ -348,7 +351,7 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
         for start in range(0, len(want), budget):
             batch = want[start:start + budget]
             tickers = {i: c.ib.reqMktData(job.options[i], "101") for i in batch}
-            deadline = time.monotonic() + OPEN_INTEREST_WAIT + len(batch) / 40
+            deadline = time.monotonic() + OPEN_INTEREST_WAIT + len(batch) / MESSAGES_PER_SECOND
             while time.monotonic() < deadline and not all(_oi(job.options[i], t) == _oi(job.options[i], t)
                                                           for i, t in tickers.items()):
                 await asyncio.sleep(0.02)
@@ -387,7 +390,12 @@ def start_chain(underlying: str, expiries: object = None, strikes: object = None
     rights = [right.strip().upper()[0]] if right else ["C", "P"]
     c, und, params = _params(underlying)
     chosen = _pick_expiries(params["expirations"], expiries)
-    spot = NAN if isinstance(strikes, tuple | list) else _spot(und)
+    try:
+        spot = _spot(und)
+    except IBXLError:
+        if not isinstance(strikes, tuple | list):
+            raise
+        spot = NAN  # strikes given as (low, high) need no spot; computed greeks then need TWS's IV
     picked = set(_pick_strikes(params["strikes"], strikes, spot))
     defs = _definitions(c, und, params, chosen)
     defs = defs[defs["strike"].isin(picked) & defs["right"].isin(rights)]
@@ -398,7 +406,7 @@ def start_chain(underlying: str, expiries: object = None, strikes: object = None
     for o in options:
         remember(o)  # a panel's lasting line on one of them then needs no contract-details request
     _prune()
-    job = ChainJob(f"chain-{next(_job_ids)}", und, options, spot if spot == spot else centre, bool(open_interest))
+    job = ChainJob(f"chain-{next(_job_ids)}", und, options, spot, bool(open_interest))
     with _jobs_lock:
         _jobs[job.id] = job
 
@@ -497,6 +505,7 @@ def option_chain(underlying: str, expiries: object = None, strikes: object = Non
 # ------------------------------------------------------------------ polling hosts (cells, dashboards)
 @dataclass
 class _Latest:
+    lock: threading.Lock = field(default_factory=threading.Lock)
     job: str | None = None
     partial: pd.DataFrame | None = None
     loaded: int = 0
@@ -522,6 +531,7 @@ def latest_chain(underlying: str, expiries: object = None, strikes: object = Non
     key = (str(underlying).strip().upper(), repr(expiries), repr(strikes), (right or "").strip().upper())
     with _latest_lock:
         state = _latest.setdefault(key, _Latest())
+    with state.lock:  # one cell's first wait never holds up another cell's chain
         stale = state.complete is not None and time.monotonic() - state.finished > max_age
         if state.job is None and (state.complete is None or stale):
             state.job = start_chain(underlying, expiries, strikes, right)
@@ -546,7 +556,8 @@ def _poll(key: tuple, state: _Latest) -> bool:
     try:
         frame, done, n, total = chain_job(state.job)  # type: ignore[arg-type]
     except Exception:
-        _latest.pop(key, None)
+        with _latest_lock:
+            _latest.pop(key, None)
         raise
     state.partial, state.loaded, state.total = frame, n, total
     if done:
