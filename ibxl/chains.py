@@ -464,7 +464,7 @@ def chain_stream(underlying: str, expiries: object = None, strikes: object = Non
     try:
         while True:
             frame, done, n, total = chain_job(job_id)
-            if n != seen or done:
+            if (n != seen and n > 0) or done:
                 seen = n
                 frame.attrs.update(loaded=n, total=total, done=done)
                 yield frame
