@@ -185,3 +185,15 @@ def test_panel_fills_in_and_streams_only_the_strikes_nearest_the_money(ibxl_sim)
     finally:
         panel.close()
     assert all(registry().line(t).refs == 0 for t in live), "closing the panel released its lines"
+
+
+def test_bad_settings_name_the_problem():
+    from ib_async import Option
+
+    from ibxl.contracts import remember
+    from ibxl.sim import SimConfig
+
+    with pytest.raises(ValueError, match="model_greeks_delay must be zero or more"):
+        SimConfig(model_greeks_delay=-1)
+    with pytest.raises(ValueError, match="has no conId"):
+        remember(Option("SPY", "20261218", 600, "C", "SMART"))

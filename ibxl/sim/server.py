@@ -35,7 +35,7 @@ class Gateway:
         self._build_models()
         self.sessions: set[Session] = set()
         self.clients: dict[int, Session] = {}
-        #: requests received from every client, by message id (``Req``), for pacing tests and the CLI
+        #: requests received from every client, by message id (``Req``), for pacing tests
         self.requests_received: Counter[int] = Counter()
         self._server: asyncio.base_events.Server | None = None
         self.host = self.config.host
