@@ -26,8 +26,9 @@ from .errors import IBError, NotConnected, RequestTimeout
 log = logging.getLogger("ibxl")
 T = TypeVar("T")
 
-#: ibxl stays under IB's 50 messages a second with one pacer for all traffic (ib_async's own throttle)
-MESSAGES_PER_SECOND = 40
+#: ibxl stays under IB's 50 messages a second with one pacer for all traffic (ib_async's own throttle,
+#: a sliding one-second window, so no second ever carries more than this; 45 is ib_async's default)
+MESSAGES_PER_SECOND = 45
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
 
 

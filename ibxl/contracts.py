@@ -244,6 +244,16 @@ def resolve(text: str | Contract, timeout: float | None = None) -> Contract:
     return contract
 
 
+def remember(contract: Contract) -> None:
+    """Add a qualified contract (with its conId) to the resolution cache, so that its text resolves
+    without a request (option chains learn every strike's contract from one request per expiry)."""
+    if not contract.conId:
+        raise ValueError(f"{contract_text(contract)!r} has no conId - only qualified contracts can be remembered")
+    key = parse_contract(contract_text(contract)).text
+    with _cache_lock:
+        _cache.setdefault(key, contract)
+
+
 async def _resolve_async(ib, spec: ContractSpec, text: str) -> Contract:  # noqa: ANN001 - ib_async.IB
     details = await ib.reqContractDetailsAsync(spec.to_contract())
     if spec.sec_type == "FUT" and not details and len(spec.expiry) == 8:

@@ -54,9 +54,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "03-option-chains.ipynb": [
         ("md", "# Option chains\nCalls and puts with greeks, the smile, and the chain panel."),
         ("code", CONNECT),
-        ("code", 'chain = ibxl.option_chain("SPY", expiries=2, strikes=8)\n'
+        ("code", 'chain = ibxl.option_chain("SPY", expiries=2, strikes=8, open_interest=True)\n'
                  'assert chain["delta"].notna().all()\n'
-                 'chain[["contract", "bid", "ask", "iv", "delta", "gamma", "open_interest"]].head(10)'),
+                 'chain[["contract", "bid", "ask", "iv", "delta", "gamma", "open_interest", "greeks_source"]].head(10)'),
+        ("md", "A chain fills in from the money outwards: `chain_stream` yields each partial frame."),
+        ("code", 'for frame in ibxl.chain_stream("QQQ", expiries=1, strikes=10):\n'
+                 '    print(f"{frame.attrs[\'loaded\']}/{frame.attrs[\'total\']} options, strikes "\n'
+                 '          f"{frame[\'strike\'].min():g}-{frame[\'strike\'].max():g}")\n'
+                 'assert frame.attrs["done"] and len(frame) == frame.attrs["total"]'),
         ("code", 'import matplotlib.pyplot as plt\n\nfor expiry, grp in chain[chain.right == "P"].groupby("expiry"):\n'
                  '    plt.plot(grp["strike"], grp["iv"], marker=".", label=expiry)\n'
                  'plt.legend()\nplt.title("SPY put IV smile")\nplt.show()'),

@@ -10,7 +10,7 @@ from ibxl.live import registry
 
 
 def test_chain_columns_and_greeks(ibxl_sim):
-    ch = ibxl.option_chain("AAPL", expiries=1, strikes=4)
+    ch = ibxl.option_chain("AAPL", expiries=1, strikes=4, open_interest=True)
     assert list(ch.columns) == CHAIN_COLUMNS and len(ch) == 18
     assert set(ch["right"]) == {"C", "P"} and ch["expiry"].nunique() == 1
     calls, puts = ch[ch.right == "C"], ch[ch.right == "P"]

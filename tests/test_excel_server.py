@@ -14,10 +14,15 @@ from ports import free_port, wait_listening
 from xlwings.server import custom_functions_call, custom_functions_meta
 
 import ibxl.excel.server.custom_functions as cf
+from ibxl.excel.functions import FUNCTIONS
 from ibxl.excel.serve import server_environment
 
-NAMES = {"QUOTE", "QUOTES", "HISTORY", "CHAIN", "CONTRACT", "POSITIONS", "PORTFOLIO", "ACCOUNT", "PNL", "ORDERS",
-         "EXECUTIONS", "SCAN", "NEWS", "STATUS", "ORDER", "CANCEL"}
+#: every declared worksheet function, under its Office.js name (IB_QUOTE -> IB.QUOTE)
+NAMES = {name.removeprefix("IB_") for name in FUNCTIONS}
+STREAMS = {name.removeprefix("IB_") for name, f in FUNCTIONS.items() if f.streams}
+#: the functions Excel users have had from the start, which must always be there
+CORE = {"QUOTE", "QUOTES", "HISTORY", "CHAIN", "CONTRACT", "POSITIONS", "PORTFOLIO", "ACCOUNT", "PNL", "ORDERS",
+        "EXECUTIONS", "SCAN", "NEWS", "STATUS", "ORDER", "CANCEL"}
 
 
 def _body(func_name: str, *args: object, task_key: str | None = None) -> dict:
@@ -32,7 +37,7 @@ def _body(func_name: str, *args: object, task_key: str | None = None) -> dict:
 def test_metadata_lists_every_function_with_parameters_and_streaming():
     meta = custom_functions_meta(cf)
     funcs = {f["name"]: f for f in meta["functions"]}
-    assert set(funcs) == NAMES
+    assert set(funcs) == NAMES and CORE <= NAMES
     assert funcs["QUOTE"]["options"].get("stream") is True and funcs["QUOTES"]["options"].get("stream") is True
     assert not funcs["HISTORY"]["options"].get("stream")
     assert [p["name"] for p in funcs["ORDER"]["parameters"]] == ["key", "contract", "side", "qty", "type", "limit",
@@ -138,18 +143,21 @@ asyncio.run(main())
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(out["names"]) == NAMES and set(out["streams"]) == {"QUOTE", "QUOTES"}
+    assert set(out["names"]) == NAMES and set(out["streams"]) == STREAMS >= {"QUOTE", "QUOTES", "CHAIN"}
     assert out["code_mentions_quote"]
     assert out["call"]["result"] == [[265598]], out["call"]
 
 
 # ------------------------------------------------------------ `ibxl excel serve`: a real server on a socket
 @pytest.fixture(scope="module")
-def excel_server(gateway):
-    """``ibxl excel serve`` in its own process, on 127.0.0.1 with a token, over the test gateway."""
+def excel_server(gateway, tmp_path_factory):
+    """``ibxl excel serve`` in its own process, on 127.0.0.1 with a token, over the test gateway
+    (with a bar store of its own: DuckDB lets one process open a file)."""
     port, token = free_port(), "test-token-" + os.urandom(6).hex()
+    base = tmp_path_factory.mktemp("excel-serve")
     env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial", "IBXL_HOST": gateway.host,
-           "IBXL_PORT": str(gateway.port), "IBXL_CLIENT_ID": "78"}
+           "IBXL_PORT": str(gateway.port), "IBXL_CLIENT_ID": "78", "IBXL_CACHE_DIR": str(base / "cache"),
+           "IBXL_DATA_DIR": str(base / "data")}
     proc = subprocess.Popen([sys.executable, "-m", "ibxl", "excel", "serve", "--port", str(port), "--token", token],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if not wait_listening(port, 60, proc):
@@ -242,14 +250,28 @@ def test_serve_refuses_a_public_address_and_manifest_carries_the_token(tmp_path)
 
 def test_served_quote_without_a_field_is_a_price_for_every_kind_of_contract(excel_server):
     """=IB.QUOTE(contract) through the running server's endpoints: the option comes from =IB.CHAIN."""
-    import httpx
     import socketio
 
     url, token = excel_server
-    chain = httpx.post(f"{url}/xlwings/custom-functions-call", json=_body("CHAIN", "AAPL", None, "C", 1),
-                       headers={"Authorization": token}, timeout=60).json()["result"]
-    option = chain[1][0]
-    assert chain[0][0] == "contract" and option.startswith("AAPL ") and option.endswith(" C"), chain
+
+    async def first_option() -> str:
+        # IB.CHAIN streams: it fills in from the money outwards, then its "loading n/N" row goes
+        sio = socketio.AsyncClient()
+        tables: list[list] = []
+        sio.on("xlwings:set-result-chain", lambda data: tables.append(data["result"]))
+        await sio.connect(url, auth={"token": token, "provider": "custom"}, transports=["websocket"])
+        await sio.emit("xlwings:function-call", _body("CHAIN", "AAPL", None, "C", 1, task_key="chain"))
+        for _ in range(120):
+            await asyncio.sleep(0.25)
+            if tables and not str(tables[-1][-1][0]).startswith("loading"):
+                break
+        await sio.emit("xlwings:cancel-task", {"task_key": "chain"})
+        await sio.disconnect()
+        chain = tables[-1]
+        assert chain[0][0] == "contract" and chain[1][0].startswith("AAPL ") and chain[1][0].endswith(" C"), chain
+        return chain[1][0]
+
+    option = asyncio.run(first_option())
     kinds = {"stock": "AAPL", "forex": "EUR.USD/CASH", "index": "SPX@CBOE//IND", "future": "ES 202612",
              "option": option, "crypto": "BTC.USD/CRYPTO"}
 

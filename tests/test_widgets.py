@@ -87,7 +87,7 @@ def test_option_chain_panel(ibxl_sim):
     from ibxl.widgets import OptionChainPanel
 
     panel = OptionChainPanel("SPY", strikes=3)
-    assert _until(lambda: panel.chain is not None, timeout=30)
+    assert _until(lambda: panel.chain is not None and 0 < panel.loaded == panel.total, timeout=30)
     side = panel.rows()
     assert len(side) == 7 and {"call_delta", "put_delta", "call_open_interest"} <= set(side.columns)
     assert _until(lambda: "ibxl-chain-row" in panel.table.value)

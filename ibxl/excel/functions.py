@@ -127,21 +127,27 @@ def IB_HISTORY(contract: Any, duration: Any = "1 Y", bar: Any = "1 day", what: A
     return table(out)
 
 
-@worksheet(spills=True, args={
+@worksheet(spills=True, streams=True, args={
     "underlying": "The underlying as text: SPY, AAPL, ES 202612/FUT ...",
     "expiry": "An expiry as yyyymmdd (default: the nearest)",
     "right": "C or P (default both)",
-    "strikes": "How many strikes around the money (default all)",
+    "strikes": "How many strikes each side of the money (default 10)",
 })
 def IB_CHAIN(underlying: Any, expiry: Any = None, right: Any = None, strikes: Any = None) -> Any:
-    """An option chain with bid, ask, last, IV, delta, gamma, vega, theta and open interest."""
+    """An option chain with bid, ask, last, IV, delta, gamma, vega, theta and open interest (where
+    known today). Fills in from the money outwards; a last row "loading n/N" shows until complete."""
+    from ibxl.chains import latest_chain
+
     exp = None if is_blank(expiry) else str(int(expiry)) if isinstance(expiry, float) else str(expiry).strip()
     n = None if is_blank(strikes) else int(float(strikes))
-    df = ibxl.option_chain(_text(underlying, "underlying"), expiries=exp, strikes=n,
-                           right=None if is_blank(right) else str(right).strip())
+    df, loaded, total = latest_chain(_text(underlying, "underlying"), expiries=exp, strikes=n,
+                                     right=None if is_blank(right) else str(right).strip())
     cols = ["contract", "expiry", "strike", "right", "bid", "ask", "last", "iv", "delta", "gamma", "vega", "theta",
             "open_interest"]
-    return table(df[cols], index=False)
+    rows = table(df[cols], index=False)
+    if loaded < total:
+        rows.append([f"loading {loaded}/{total}"] + [""] * (len(cols) - 1))
+    return rows
 
 
 @worksheet(spills=True, args={

@@ -38,6 +38,9 @@ class SimConfig:
     initial_cash: float = 1_000_000.0
     #: seconds between market updates pushed to subscribers
     tick_interval: float = 0.25
+    #: seconds after a market-data request before its option computations (model greeks, IV)
+    #: are sent; a snapshot ends before they come when this is positive (TWS's model can lag)
+    model_greeks_delay: float = 0.0
     limits: Limits = field(default_factory=Limits)
     #: client addresses allowed to connect besides loopback; empty means loopback only
     trusted_ips: tuple[str, ...] = ()
@@ -54,3 +57,5 @@ class SimConfig:
             raise ValueError(f"accounts {', '.join(self.accounts)} name one account twice; give each id once")
         if self.tick_interval <= 0:
             raise ValueError("tick_interval must be positive")
+        if self.model_greeks_delay < 0:
+            raise ValueError("model_greeks_delay must be zero or more seconds")

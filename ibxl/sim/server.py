@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections import Counter
 from typing import Any
 
 from .calendar import TradingCalendar
@@ -34,6 +35,8 @@ class Gateway:
         self._build_models()
         self.sessions: set[Session] = set()
         self.clients: dict[int, Session] = {}
+        #: requests received from every client, by message id (``Req``), for pacing tests
+        self.requests_received: Counter[int] = Counter()
         self._server: asyncio.base_events.Server | None = None
         self.host = self.config.host
         self.port = self.config.port

@@ -200,6 +200,7 @@ class Session:
             self.error(NO_VALID_ID, 320, f"Error reading request: message id {fields[0][:20]!r} is not a number")
             return
         msg_id = int(fields[0])
+        self.gateway.requests_received[msg_id] += 1
         reader = FieldReader(fields[1:], name=_name_of(msg_id))
         if self._over_rate():
             if self._abuse_streak >= self.gateway.config.limits.abuse_seconds:

@@ -70,6 +70,7 @@ class MarketDataStream:
     last_slow: float = 0.0
     trade_count: float = 0.0
     pulse_handle: int = 0
+    started: float = 0.0
 
     @property
     def delayed(self) -> bool:
@@ -81,6 +82,7 @@ class MarketDataStream:
     def start(self, now: float, snapshot: bool) -> None:
         """Send the request parameters and the full current picture."""
         s = self.session
+        self.started = now
         s.send(*T.req_params(self.req_id, self.inst.minTick, "9c0001" if self.inst.secType == "STK" else "", 3))
         s.send(*T.market_data_type(self.req_id, self.data_type))
         if self.delayed:
@@ -96,7 +98,7 @@ class MarketDataStream:
         trades = has_trades(self.inst)
         for name, value in self.feed.changes(q, has_trades=trades):
             self._send_field(name, value, q)
-        if self.inst.is_option:
+        if self.inst.is_option and now - self.started >= s.gateway.config.model_greeks_delay:
             self._send_greeks(moment, q)
         if 292 in self.generic and first:
             self._send_news(moment)
