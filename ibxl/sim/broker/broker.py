@@ -231,9 +231,12 @@ class Broker:
             return
         q = self._quote(order, inst)
         ref = q.ask if order.action == "BUY" else q.bid
-        if ref <= 0:
+        combo = self.combo_of(order)
+        # a combo's net may be near zero or negative: measure it against the legs' gross premium
+        scale = sum(leg.ratio * self.market.quote(x).mid for leg, x in combo.pairs()) if combo else ref
+        if scale <= 0:
             return
-        through = (order.lmt_price - ref) / ref * (1 if order.action == "BUY" else -1)
+        through = (order.lmt_price - ref) / scale * (1 if order.action == "BUY" else -1)
         if through > PRICE_CHECK:
             raise SimError(201, f"the limit price {order.lmt_price:g} is more than "
                                 f"{PRICE_CHECK:.0%} through the market ({ref:g}) (precautionary price check)",
