@@ -245,3 +245,5 @@ def IB_CANCEL(key: Any, arm: Any = False) -> Any:  # noqa: N802
 #: every worksheet function, by its Excel name
 FUNCTIONS: dict[str, Callable[..., Any]] = {name: obj for name, obj in globals().items()
                                             if name.startswith("IB_") and callable(obj)}
+
+from . import strategy_functions  # noqa: E402, F401  (registers IB_STRATEGY and IB_PAYOFF)
