@@ -148,8 +148,10 @@ def strategy(kind: str, underlying: str, expiry: Any = None, strikes: Any = None
         raise _bad(f"a {name} holds shares; {und} is an index")
     e = exps[0]
 
+    sym = spec.symbol
+
     def opt(k: float, rt: str, exp: str = e) -> str:
-        return f"{und} {exp} {k:g} {rt}"
+        return f"{sym} {exp} {k:g} {rt}"
 
     legs: list[tuple[int, str]]
     if name == "vertical":
@@ -165,11 +167,11 @@ def strategy(kind: str, underlying: str, expiry: Any = None, strikes: Any = None
     elif name == "calendar":
         legs = [(-1, opt(ks[0], r, exps[0])), (1, opt(ks[0], r, exps[1]))]
     elif name == "covered_call":
-        legs = [(SHARES_PER_CONTRACT, und), (-1, opt(ks[0], "C"))]
+        legs = [(SHARES_PER_CONTRACT, spec.text), (-1, opt(ks[0], "C"))]
     else:  # collar
-        legs = [(SHARES_PER_CONTRACT, und), (1, opt(ks[0], "P")), (-1, opt(ks[1], "C"))]
+        legs = [(SHARES_PER_CONTRACT, spec.text), (1, opt(ks[0], "P")), (-1, opt(ks[1], "C"))]
     text = ", ".join(f"{'+' if q > 0 else '-'}{abs(q)} {t}" for q, t in legs)
-    return Strategy(name, und, parse_contract(text).text)
+    return Strategy(name, sym, parse_contract(text).text)
 
 
 # ------------------------------------------------------------ legs and payoff
@@ -251,8 +253,18 @@ def summary_of(table: pd.DataFrame, legs: list[LegModel]) -> dict[str, Any]:
     slope_up = sum(x.ratio * x.multiplier for x in legs if not x.is_option or x.right == "C")
     max_profit = math.inf if single_expiry and slope_up > 1e-9 else float(pnl.max())
     max_loss = -math.inf if single_expiry and slope_up < -1e-9 else float(pnl.min())
-    crossings = np.nonzero(np.sign(pnl[:-1]) * np.sign(pnl[1:]) < 0)[0]
-    breakevens = [float(s[i] - pnl[i] * (s[i + 1] - s[i]) / (pnl[i + 1] - pnl[i])) for i in crossings]
+    breakevens: list[float] = []
+    sign = np.where(np.abs(pnl) < 1e-9, 0.0, np.sign(pnl))
+    last = -1  # index of the last price with a non-zero P&L
+    for i in range(len(pnl)):
+        if sign[i] == 0:
+            continue
+        if last >= 0 and sign[i] != sign[last]:
+            if i == last + 1:  # crossed between two prices: interpolate
+                breakevens.append(float(s[last] - pnl[last] * (s[i] - s[last]) / (pnl[i] - pnl[last])))
+            else:  # touched zero on the grid: the middle of the zero run
+                breakevens.append(float((s[last + 1] + s[i - 1]) / 2))
+        last = i
     return {"max_profit": max_profit, "max_loss": max_loss, "breakevens": [round(b, 4) for b in breakevens]}
 
 
