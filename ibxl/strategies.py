@@ -174,6 +174,24 @@ def strategy(kind: str, underlying: str, expiry: Any = None, strikes: Any = None
     return Strategy(name, sym, parse_contract(text).text)
 
 
+#: strikes each kind takes by default, as steps from the at-the-money strike
+_DEFAULT_STEPS = {"vertical": (0, 2), "straddle": (0,), "strangle": (-2, 2), "butterfly": (-2, 0, 2),
+                  "iron_condor": (-4, -2, 2, 4), "calendar": (0,), "covered_call": (2,), "collar": (-2, 2)}
+
+
+def default_strikes(kind: str, listed: Sequence[float], spot: float) -> list[float]:
+    """Strikes for a kind around the money: e.g. a vertical buys the at-the-money strike and sells
+    the one two listed strikes up; an iron condor's wings sit two and four strikes out."""
+    name = str(kind).strip().lower()
+    if name not in _DEFAULT_STEPS:
+        raise _bad(f"strategy kind {kind!r} is unknown")
+    ks = sorted(float(k) for k in listed)
+    if not ks:
+        raise _bad("no listed strikes to choose from")
+    i = min(range(len(ks)), key=lambda j: abs(ks[j] - spot))
+    return [ks[min(max(i + d, 0), len(ks) - 1)] for d in _DEFAULT_STEPS[name]]
+
+
 # ------------------------------------------------------------ legs and payoff
 @dataclass(frozen=True)
 class LegModel:

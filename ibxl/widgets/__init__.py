@@ -12,6 +12,7 @@ from .option_chain import OptionChainPanel
 from .order_ticket import OrderTicket
 from .quote_board import QuoteBoard
 from .scanner import ScannerPanel
+from .strategy import StrategyPanel
 
 __all__ = ["AccountPanel", "HistoryChart", "NewsPanel", "OptionChainPanel", "OrderTicket", "QuoteBoard",
-           "ScannerPanel"]
+           "ScannerPanel", "StrategyPanel"]
