@@ -4,6 +4,7 @@ cancel, spread margin in what-if, and TWS's error for an unknown leg."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -84,7 +85,8 @@ def test_combo_limit_at_mid_fills_both_legs_together(trader):
     bag, long_leg, short_leg = _vertical(trader)
     t = trader.reqMktData(bag)
     trader.sleep(0.5)
-    limit = round(t.ask, 2)  # a marketable limit: the paper broker fills at the combo's ask
+    limit = math.ceil((t.bid + t.ask) / 2 * 100) / 100  # the mid, on the cent grid
+    assert limit < t.ask
     trade = trader.placeOrder(bag, LimitOrder("BUY", 2, limit))
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not (trade.orderStatus.status == "Filled" and len(trade.fills) == 2
@@ -99,7 +101,7 @@ def test_combo_limit_at_mid_fills_both_legs_together(trader):
     assert all(f.commissionReport.commission > 0 for f in fills.values())
     net = fills[long_leg.conId].execution.price - fills[short_leg.conId].execution.price
     assert net == pytest.approx(trade.orderStatus.avgFillPrice, abs=1e-6)
-    assert trade.orderStatus.avgFillPrice <= limit + 1e-9
+    assert trade.orderStatus.avgFillPrice == pytest.approx(limit)  # at the limit, inside the legs' spreads
     assert fills[long_leg.conId].execution.time == fills[short_leg.conId].execution.time
     trader.sleep(0.3)
     pos = {p.contract.conId: p.position for p in trader.positions()}
@@ -111,7 +113,7 @@ def test_combo_limit_below_the_market_rests_then_modify_and_cancel(trader):
     bag, _, _ = _vertical(trader)
     t = trader.reqMktData(bag)
     trader.sleep(0.5)
-    low = round(t.bid - 0.2, 2)
+    low = round(t.bid - 0.2, 2)  # below the mid: it waits
     trade = trader.placeOrder(bag, LimitOrder("BUY", 1, low))
     trader.sleep(0.4)
     assert trade.orderStatus.status == "Submitted" and not trade.fills

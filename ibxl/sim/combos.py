@@ -147,6 +147,38 @@ def leg_fill_prices(market: Market, combo: Combo, buy: bool, ts: float | None = 
     return out
 
 
+def fill_price(q: Quote, limit: float, buy: bool) -> float | None:
+    """Where a combo limit order trades against a combo quote, None while it cannot.
+
+    A marketable limit takes the far side (the ask for a buy). A limit between the mid and the far
+    side trades at the limit: spread orders meet market makers in the exchanges' complex order
+    books near the legs' mid, where single legs would cross their own spreads.
+    """
+    far = q.ask if buy else q.bid
+    if buy:
+        if limit >= far:
+            return far
+        return limit if limit >= q.mid - 1e-9 else None
+    if limit <= far:
+        return far
+    return limit if limit <= q.mid + 1e-9 else None
+
+
+def legs_for_net(market: Market, combo: Combo, buy: bool, net: float, ts: float | None = None) -> list[float]:
+    """Leg prices that add up to ``net``: every leg the same fraction of the way from its mid to
+    the side it trades on (its ask when bought, its bid when sold)."""
+    mids, far = [], []
+    for leg, inst in combo.pairs():
+        q = market.quote(inst, ts)
+        takes_ask = (leg.sign > 0) == buy
+        mids.append(q.mid)
+        far.append(q.ask if takes_ask else q.bid)
+    mid_net = sum(leg.sign * leg.ratio * m for leg, m in zip(combo.legs, mids, strict=True))
+    far_net = sum(leg.sign * leg.ratio * f for leg, f in zip(combo.legs, far, strict=True))
+    frac = 1.0 if abs(far_net - mid_net) < 1e-12 else (net - mid_net) / (far_net - mid_net)
+    return [round(m + frac * (f - m), 6) for m, f in zip(mids, far, strict=True)]
+
+
 def net_price(combo: Combo, leg_prices: list[float]) -> float:
     """The combo price that leg prices add up to."""
     return _r(sum(leg.sign * leg.ratio * p for leg, p in zip(combo.legs, leg_prices, strict=True)))

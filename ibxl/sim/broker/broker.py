@@ -10,7 +10,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..combos import BAG_CONID, Combo, Leg, build_combo, combo_quote, leg_fill_prices, net_price
+from ..combos import (
+    BAG_CONID,
+    Combo,
+    Leg,
+    build_combo,
+    combo_quote,
+    fill_price,
+    leg_fill_prices,
+    legs_for_net,
+    net_price,
+)
 from ..errors import SimError
 from ..instruments import Instrument
 from .account import Account, Valuation
@@ -431,7 +441,14 @@ class Broker:
             self._set_status(order, "Submitted")
         price = q.ask if order.action == "BUY" else q.bid
         available = q.ask_size if order.action == "BUY" else q.bid_size
-        if price <= 0 and not order.combo_legs:
+        if order.combo_legs and limit not in (float("inf"), 0.0) and order.order_type != "MKT":
+            at = fill_price(q, limit, order.action == "BUY")
+            if at is None:
+                if order.tif in ("IOC", "FOK"):
+                    self._set_status(order, "Cancelled")
+                return
+            price = limit = at
+        elif price <= 0 and not order.combo_legs:
             return
         if limit != float("inf") and (price > limit if order.action == "BUY" else price < limit):
             if order.tif in ("IOC", "FOK"):
@@ -522,7 +539,7 @@ class Broker:
     def _fill(self, order: SimOrder, inst: Instrument, qty: float, price: float, now: float) -> None:
         combo = self.combo_of(order)
         if combo is not None:
-            self._fill_combo(order, combo, qty, now)
+            self._fill_combo(order, combo, qty, price, now)
             return
         acct = self.account(order.account)
         fee = commission(inst, qty, price)
@@ -548,11 +565,11 @@ class Broker:
         elif order.oca_group:
             self._oca(order, qty)
 
-    def _fill_combo(self, order: SimOrder, combo: Combo, qty: float, now: float) -> None:
-        """Fill ``qty`` combo units: every leg trades together, one execution (and commission) per
-        leg, and the order's fill price is the legs' net."""
+    def _fill_combo(self, order: SimOrder, combo: Combo, qty: float, net: float, now: float) -> None:
+        """Fill ``qty`` combo units at ``net``: every leg trades together, one execution (and
+        commission) per leg, at leg prices that add up to the net."""
         acct = self.account(order.account)
-        prices = leg_fill_prices(self.market, combo, order.action == "BUY", now)
+        prices = legs_for_net(self.market, combo, order.action == "BUY", net, now)
         price = net_price(combo, prices)
         order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
         order.filled += qty
