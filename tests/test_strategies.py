@@ -162,6 +162,22 @@ def test_combo_quote_equals_its_legs(ibxl_sim):
     assert ibxl.quote(combo, "Mid") == pytest.approx((q.loc[combo, "bid"] + q.loc[combo, "ask"]) / 2, abs=0.02)
 
 
+def test_rtd_cmb_combo_quotes_like_its_leg_list(ibxl_sim):
+    combo = _condor()
+    legs = [x.strip().split(" ", 1) for x in combo.split(",")]
+    parts = []
+    for sign, text in legs:
+        con = ibxl.resolve(text)
+        parts.append(f"{con.conId}#{abs(int(sign))}#{'BUY' if int(sign) > 0 else 'SELL'}#SMART")
+    rtd = "sym=SPY sec=BAG exch=SMART cur=USD cmb=" + ";".join(parts)
+    q = ibxl.quotes([combo, rtd], wait=3.0)
+    assert q.index[1].startswith("+1 conid=")
+    assert abs(q["mid"].iloc[0] - q["mid"].iloc[1]) <= 0.03
+    bad = "sym=SPY sec=BAG cmb=1#1#BUY#SMART;" + parts[1]
+    with pytest.raises(ibxl.ContractNotFound):
+        ibxl.quotes(bad)
+
+
 def test_payoff_and_summary_live(ibxl_sim):
     combo = _condor()
     table = ibxl.payoff(combo)
