@@ -31,7 +31,16 @@ def test_strategy_panel_quotes_prices_and_sends_through_the_ticket(ibxl_sim, mon
     panel.legs.value = "+1 SPY 20261218 600 C, -1 NOPE 20261218 610 C"
     panel.build()
     assert _until(lambda: "unknown contract" in panel.status.value)
-    # sending needs the confirm tick, then goes out once
+    # legs picked one by one (as from a chain) build a combo too
+    panel.legs.value = ""
+    call = panel.summary["contract"].split(", ")[0][3:]
+    panel.add_leg(call, 1)
+    panel.add_leg(call.replace(" C", " P"), 1)
+    assert panel.legs.value == f"+1 {call}, +1 {call.replace(' C', ' P')}"
+    assert _until(lambda: panel.summary.get("contract") == panel.legs.value, timeout=15)
+    panel.add_leg(call, 0)
+    assert "must not be zero" in panel.status.value
+        # sending needs the confirm tick, then goes out once
     panel.kind.value = "vertical"
     panel.build()
     assert _until(lambda: panel.ticket.contract.value == panel.legs.value, timeout=15)

@@ -116,6 +116,18 @@ class StrategyPanel(Panel):
         return str(ibxl.strategy(self.kind.value, self.underlying.value, expiry, self.strikes.value,
                                  self.right.value))
 
+    def add_leg(self, contract: str, ratio: int = 1) -> None:
+        """Add a leg (e.g. an option picked in an OptionChainPanel: ``add_leg("SPY 20261218 600 C", -1)``)
+        to the legs box and rebuild; a negative ratio sells it."""
+        if not ratio:
+            self.set_status("a leg's ratio must not be zero", error=True)
+            return
+        leg = f"{'+' if ratio > 0 else '-'}{abs(int(ratio))} {ibxl.contract_text(contract)}"
+        text = self.legs.value.strip()
+        self.legs.value = f"{text}, {leg}" if text else leg
+        if self.legs.value.count(",") >= 1:
+            self.build()
+
     # ------------------------------------------------------------ live figures
     def build(self) -> None:
         """Subscribe to the combo in the legs box and compute its figures and payoff."""
