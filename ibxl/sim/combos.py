@@ -10,7 +10,7 @@ bought legs at their bids, buy back the sold legs at their asks); its ask is the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import SimError
@@ -67,8 +67,8 @@ class Combo:
         return zip(self.legs, self.instruments, strict=True)
 
 
-def build_combo(universe_get: object, legs: list[Leg], symbol: str = "", currency: str = "",
-                req_id: int = -1) -> Combo:
+def build_combo(universe_get: Callable[[int], Instrument | None], legs: list[Leg], symbol: str = "",
+                currency: str = "", req_id: int = -1) -> Combo:
     """Resolve legs against the universe, refusing what TWS refuses (error 321).
 
     ``universe_get`` is the universe's ``get(conId)``.
@@ -81,7 +81,7 @@ def build_combo(universe_get: object, legs: list[Leg], symbol: str = "", currenc
                             f"(got {len(legs)})", req_id=req_id)
     insts: list[Instrument] = []
     for i, leg in enumerate(legs, start=1):
-        inst = universe_get(leg.con_id) if leg.con_id else None  # type: ignore[operator]
+        inst = universe_get(leg.con_id) if leg.con_id else None
         side = {"BUY": 1, "SELL": 2}.get(leg.action, 0)
         if inst is None or leg.ratio <= 0 or side == 0 or inst.secType in ("BAG", "IND"):
             raise SimError(321, f"-'bN' : cause - The combo details for leg '{i}' are "

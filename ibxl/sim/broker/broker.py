@@ -23,6 +23,7 @@ from ..combos import (
 )
 from ..errors import SimError
 from ..instruments import Instrument
+from ..market import Quote
 from .account import Account, Valuation
 from .commissions import commission
 from .orders import ORDER_TYPES, TIFS, Condition, Fill, SimOrder
@@ -144,7 +145,7 @@ class Broker:
             return combo.instrument() if combo else None
         return self.universe.get(order.con_id)
 
-    def _quote(self, order: SimOrder, inst: Instrument, now: float | None = None) -> Any:
+    def _quote(self, order: SimOrder, inst: Instrument, now: float | None = None) -> Quote:
         combo = self.combo_of(order)
         return combo_quote(self.market, combo, now) if combo else self.market.quote(inst, now)
 
