@@ -54,8 +54,10 @@ class Combo:
     def instrument(self) -> Instrument:
         """The BAG contract as the gateway reports it (conId 28812380, SMART)."""
         first = self.instruments[0]
+        # TWS shows every combo with local symbol "28812380" and trading class COMB
         return Instrument(conId=BAG_CONID, symbol=self.symbol, secType="BAG", exchange="SMART",
-                          currency=self.currency, minTick=0.01, calendar=first.calendar,
+                          currency=self.currency, localSymbol=str(BAG_CONID), tradingClass="COMB",
+                          minTick=0.01, calendar=first.calendar,
                           longName=self.description(), timeZoneId=first.timeZoneId)
 
     def description(self) -> str:
