@@ -291,3 +291,25 @@ def test_ibapi_combo_quote_and_order(combo_gw):
         app.cancelMktData(901)
     finally:
         app.stop()
+
+
+def test_gtc_combo_order_survives_a_restart(tmp_path):
+    state = tmp_path / "state"
+    with SimGateway(SimConfig(seed=31, tick_interval=0.05, state_dir=state)) as gw:
+        ib = IB()
+        ib.connect(gw.host, gw.port, clientId=7)
+        bag, long_leg, short_leg = _vertical(ib)
+        t = ib.reqMktData(bag)
+        ib.sleep(0.5)
+        trade = ib.placeOrder(bag, LimitOrder("BUY", 1, round(t.bid - 0.5, 2), tif="GTC"))
+        ib.sleep(0.3)
+        assert trade.orderStatus.status == "Submitted"
+        ib.disconnect()
+    with SimGateway(SimConfig(seed=31, tick_interval=0.05, state_dir=state)) as gw:
+        ib = IB()
+        ib.connect(gw.host, gw.port, clientId=7)
+        again = [x for x in ib.reqAllOpenOrders() if x.order.orderId == trade.order.orderId]
+        assert again and again[0].contract.secType == "BAG"
+        assert [leg.conId for leg in again[0].contract.comboLegs] == [long_leg.conId, short_leg.conId]
+        assert again[0].contract.comboLegs[1].action == "SELL"
+        ib.disconnect()
