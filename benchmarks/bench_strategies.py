@@ -83,8 +83,9 @@ def payoff_times(combo: str, repeats: int = 200) -> tuple[float, float, float]:
             runs.append(time.perf_counter() - t0)
         return float(np.median(runs))
 
+    years = [float(greeks.years_to(x.expiry)) for x in legs]
+
     def scalar() -> list[float]:
-        years = [float(greeks.years_to(x.expiry)) for x in legs]
         out = []
         for s in grid:
             v = -cost

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -237,6 +238,23 @@ def default_prices(legs: list[LegModel], spot: float, steps: int = DEFAULT_STEPS
     return np.linspace(min(ks) * 0.8, max(ks) * 1.2, steps)
 
 
+_years_cache: dict[tuple, np.ndarray] = {}
+
+
+def _years(expiries: list[str], now: Any) -> np.ndarray:
+    """Years to each expiry (``greeks.years_to``), memoised for the current second when ``now`` is
+    None: parsing dates is most of a payoff's cost, and a second moves no option's value."""
+    if now is not None:
+        return np.asarray(bs.years_to(np.array(expiries), now), dtype=float)
+    key = (tuple(expiries), int(time.time()))
+    hit = _years_cache.get(key)
+    if hit is None:
+        if len(_years_cache) > 256:
+            _years_cache.clear()
+        hit = _years_cache[key] = np.asarray(bs.years_to(np.array(expiries)), dtype=float)
+    return hit
+
+
 def payoff_table(legs: list[LegModel], prices: Any, cost: float, ivs: Sequence[float], now: Any = None) -> pd.DataFrame:
     """P&L of one combo unit (in money, after paying ``cost``) at each underlying price: ``expiry``
     at the first option expiry (legs expiring later valued by Black–Scholes at that date) and
@@ -252,7 +270,7 @@ def payoff_table(legs: list[LegModel], prices: Any, cost: float, ivs: Sequence[f
         k = np.array([legs[i].strike for i in opts])
         right = np.array([legs[i].right for i in opts])
         vol = np.array([ivs[i] for i in opts], dtype=float)
-        years_now = np.asarray(bs.years_to(np.array([legs[i].expiry for i in opts]), now), dtype=float)
+        years_now = _years([legs[i].expiry for i in opts], now)
         first = years_now.min()
         q = qty[opts]
         today = today + (np.asarray(bs.price(s, k, years_now, vol, right)) * q).sum(axis=1)
@@ -286,28 +304,48 @@ def summary_of(table: pd.DataFrame, legs: list[LegModel]) -> dict[str, Any]:
     return {"max_profit": max_profit, "max_loss": max_loss, "breakevens": [round(b, 4) for b in breakevens]}
 
 
-def _market(legs: list[LegModel], wait: float) -> tuple[float, list[float], list[float], Any]:
-    """Spot, each leg's mid and implied volatility, from ibxl's live quotes."""
-    from .live import quotes
+def _snapshots(texts: list[str], wait: float) -> list[Any]:
+    """Latest quotes of contracts: straight from the cache when every line is open and has
+    data (the warm path), else subscribing and waiting up to ``wait`` for first ticks."""
+    from .live import registry, subscribe
 
+    reg = registry()
+    snaps = [reg.cached(t) for t in texts]
+    if all(x is not None and x.has_data for x in snaps):
+        return snaps
+    handles = [subscribe(t, owner="strategies") for t in texts]
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not all(h.snapshot().has_data for h in handles):
+            time.sleep(0.02)
+        return [h.snapshot() for h in handles]
+    finally:
+        for h in handles:
+            h.release()
+
+
+def _price_of(snap: Any) -> float:
+    return next((float(v) for v in (snap.mid, snap.last, snap.close) if v == v), float("nan"))
+
+
+def _market(legs: list[LegModel], wait: float) -> tuple[float, list[float], list[float], list[Any]]:
+    """Spot, each leg's mid and implied volatility, and the legs' snapshots, from ibxl's live quotes."""
     und = legs[0].contract.split()[0]
-    texts = [x.contract for x in legs]
-    q = quotes([und, *texts], wait=wait)
-    spot_row = q.iloc[0]
-    spot = next((float(v) for v in (spot_row["mid"], spot_row["last"], spot_row["close"]) if v == v), float("nan"))
+    snaps = _snapshots([und, *(x.contract for x in legs)], wait)
+    spot = _price_of(snaps[0])
     if math.isnan(spot):
         raise IBXLError(f"no price for {und} yet; try again in a moment")
     mids, ivs = [], []
-    for x, (_, row) in zip(legs, q.iloc[1:].iterrows(), strict=True):
-        mid = next((float(v) for v in (row["mid"], row["last"], row["close"]) if v == v), float("nan"))
+    for x, snap in zip(legs, snaps[1:], strict=True):
+        mid = _price_of(snap)
         if math.isnan(mid):
             raise IBXLError(f"no price for leg {x.contract} yet; try again in a moment")
         mids.append(mid)
-        iv = float(row["iv"])
+        iv = float(snap.iv)
         if x.is_option and math.isnan(iv):
             iv = float(bs.implied_vol(mid, spot, x.strike, bs.years_to(x.expiry), x.right))
         ivs.append(iv if iv == iv else 0.0)
-    return spot, mids, ivs, q
+    return spot, mids, ivs, snaps[1:]
 
 
 @on_hub
@@ -336,12 +374,11 @@ def strategy_summary(strategy: str | Strategy, *, wait: float = 2.0) -> dict[str
     net greeks in money (delta and gamma in shares, vega per vol point, theta per day), max
     profit and max loss at expiry (inf when unbounded) and breakevens."""
     legs = legs_of(strategy)
-    spot, mids, ivs, q = _market(legs, wait)
-    rows = q.iloc[1:]
+    spot, mids, ivs, snaps = _market(legs, wait)
     bid = ask = 0.0
-    for x, (_, row) in zip(legs, rows.iterrows(), strict=True):
-        bid += x.ratio * (row["bid"] if x.ratio > 0 else row["ask"])
-        ask += x.ratio * (row["ask"] if x.ratio > 0 else row["bid"])
+    for x, snap in zip(legs, snaps, strict=True):
+        bid += x.ratio * (snap.bid if x.ratio > 0 else snap.ask)
+        ask += x.ratio * (snap.ask if x.ratio > 0 else snap.bid)
     entry = sum(x.ratio * x.multiplier * m for x, m in zip(legs, mids, strict=True))
     net = {"delta": 0.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0}
     for x, iv in zip(legs, ivs, strict=True):
