@@ -229,3 +229,28 @@ def test_iron_condor_order_end_to_end_with_key_limits_and_what_if(ibxl_sim, monk
     for leg in combo.split(","):
         sign, text = leg.strip().split(" ", 1)
         assert np.sign(pos[text]) == np.sign(int(sign))
+
+
+def test_vertical_bracket_through_ibxl_order(ibxl_sim, monkeypatch):
+    monkeypatch.setenv("IBXL_TRADING", "paper")
+    exp = ibxl.expiries("SPY")[2]
+    spot = float(ibxl.quotes("SPY")["mid"].iloc[0])
+    from ibxl.strategies import default_strikes
+
+    combo = str(strategy("vertical", "SPY", exp, default_strikes("vertical", ibxl.strikes("SPY"), spot), "C"))
+    q = ibxl.quotes(combo, wait=3.0)
+    mid, ask = float(q["mid"].iloc[0]), float(q["ask"].iloc[0])
+    r = ibxl.order(combo, "BUY", 1, "LMT", round(ask + 0.05, 2), key="vert-bracket",
+                   bracket=(round(mid + 0.3, 2), round(mid - 0.3, 2)))
+    deadline = time.monotonic() + 5
+    legs = ibxl.orders().query("key.str.startswith('vert-bracket')", engine="python")
+    while time.monotonic() < deadline and legs.query("key == 'vert-bracket'")["status"].iloc[0] != "Filled":
+        time.sleep(0.05)
+        legs = ibxl.orders().query("key.str.startswith('vert-bracket')", engine="python")
+    assert r.order_id and len(legs) == 3
+    status = legs.set_index("key")["status"]
+    assert status["vert-bracket"] == "Filled"
+    assert status["vert-bracket:tp"] in ("Submitted", "Filled") and status["vert-bracket:sl"] in (
+        "PreSubmitted", "Submitted", "Filled", "Cancelled")
+    assert (legs["contract"] == combo).all()
+    ibxl.cancel("vert-bracket")
