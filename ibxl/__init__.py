@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
                     "trading"),
     **dict.fromkeys(["scanner", "scanner_parameters", "news", "article", "bulletins"], "research"),
     **dict.fromkeys(["contract_details", "search", "depth"], "reference"),
+    **dict.fromkeys(["strategy", "payoff", "strategy_summary", "Strategy"], "strategies"),
 }
 
 __all__ = sorted([*_EXPORTS, "IBXLError", "NotConnected", "RequestTimeout", "IBError", "ContractNotFound",

@@ -14,6 +14,10 @@ Accepted forms:
 ``AAPL 20261218 150 C`` (``SPX ... P SPXW``)  short option form, optional trading class
 ``ES 202612``                          short future form
 ``conid=265598``                       a contract id
+``+1 SPY 20261218 600 C, -1 SPY 20261218 610 C``  a combination (BAG): signed ratio and
+                                       any single-contract text per leg, comma separated
+``sym=SPY sec=BAG cmb=ID#1#BUY#SMART;ID#1#SELL#SMART``  IB RTD combo syntax: ``conId#ratio#
+                                       action#exchange`` per leg, ``;`` separated
 =====================================  ==============================================
 """
 
@@ -24,7 +28,7 @@ import re
 import threading
 from dataclasses import dataclass, replace
 
-from ib_async import Contract
+from ib_async import ComboLeg, Contract
 
 from .errors import AmbiguousContract, ContractNotFound, ContractSyntaxError
 
@@ -43,6 +47,10 @@ _SHORT_OPT = re.compile(r"^([A-Z][A-Z0-9.]{0,5})\s+(\d{8})\s+(\d+(?:\.\d+)?)\s+(
 _SHORT_FUT = re.compile(r"^([A-Z][A-Z0-9]{0,4})\s+(\d{6}|\d{8})$")
 _PAIR = re.compile(r"^([A-Z]{2,5})\.([A-Z]{3})/(CASH|CRYPTO)$")
 _DEFAULT_EXCH = {"STK": "SMART", "OPT": "SMART", "CASH": "IDEALPRO", "CRYPTO": "PAXOS", "IND": ""}
+_LEG = re.compile(r"^([+-])\s*(\d+)\s*(?:[xX*]\s*)?\s(.+)$")
+_CMB_LEG = re.compile(r"^(\d+)#(\d+)#(BUY|SELL)(?:#([A-Z0-9]*))?$")
+#: legs a combo may have
+MAX_LEGS = 8
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,38 @@ class ContractSpec:
                         localSymbol=self.local_symbol, tradingClass=self.trading_class)
 
 
+@dataclass(frozen=True)
+class ComboLegSpec:
+    """One leg of a combo: how many per combo unit (negative when sold) and which contract."""
+
+    ratio: int
+    leg: ContractSpec
+
+    @property
+    def action(self) -> str:
+        """BUY or SELL."""
+        return "BUY" if self.ratio > 0 else "SELL"
+
+
+@dataclass(frozen=True)
+class ComboSpec:
+    """A combination (BAG) contract as text describes it: its legs in order."""
+
+    legs: tuple[ComboLegSpec, ...]
+    currency: str = "USD"
+    sec_type: str = "BAG"
+
+    @property
+    def text(self) -> str:
+        """The canonical text: ``+1 SPY 20261218 600 C, -1 SPY 20261218 610 C``."""
+        return ", ".join(f"{'+' if x.ratio > 0 else '-'}{abs(x.ratio)} {x.leg.text}" for x in self.legs)
+
+    @property
+    def symbol(self) -> str:
+        """The symbol of the legs (the first leg's when they differ)."""
+        return self.legs[0].leg.symbol
+
+
 def _syntax(text: str, why: str) -> ContractSyntaxError:
     return ContractSyntaxError(f"cannot read contract {text!r}: {why}",
                                hint="accepted forms: " + ", ".join(repr(f) for f in FORMS))
@@ -89,14 +129,21 @@ def _num(text: str, what: str, raw: str) -> float:
         raise _syntax(raw, f"{what} {text!r} is not a number") from None
 
 
-def parse_contract(text: str) -> ContractSpec:
-    """Parse contract text in any accepted form (no IB call); raises ContractSyntaxError."""
+def parse_contract(text: str) -> ContractSpec | ComboSpec:
+    """Parse contract text in any accepted form (no IB call); raises ContractSyntaxError.
+
+    Text starting with a signed ratio (``+1 ...``) or carrying ``cmb=`` is a combo (ComboSpec).
+    """
     if not isinstance(text, str):
         raise _syntax(str(text), "expected text")
     raw = text
     s = text.strip()
     if not s:
         raise _syntax(raw, "it is empty")
+    if s[0] in "+-":
+        return _parse_combo(s, raw)
+    if re.search(r"(^|[\s,;])cmb=", s, re.IGNORECASE):
+        return _parse_rtd_combo(s, raw)
     if "=" in s:
         return _parse_complex(s, raw)
     up = s.upper()
@@ -122,6 +169,76 @@ def parse_contract(text: str) -> ContractSpec:
     if " " in norm:
         raise _syntax(raw, "unexpected spaces")
     return _parse_simple(norm, raw)
+
+
+def _combo_syntax(text: str, why: str) -> ContractSyntaxError:
+    return ContractSyntaxError(f"cannot read combo {text!r}: {why}",
+                               hint="write legs as '+1 SPY 20261218 600 C, -1 SPY 20261218 610 C' (a signed "
+                                    "ratio, then any contract text, comma separated) or IB's RTD form "
+                                    "'sym=SPY sec=BAG cmb=CONID#1#BUY#SMART;CONID#1#SELL#SMART'")
+
+
+def _check_legs(legs: list[ComboLegSpec], raw: str) -> ComboSpec:
+    if len(legs) < 2:
+        raise _combo_syntax(raw, f"a combo needs at least two legs (got {len(legs)})")
+    if len(legs) > MAX_LEGS:
+        raise _combo_syntax(raw, f"a combo has at most {MAX_LEGS} legs (got {len(legs)})")
+    texts = [x.leg.text for x in legs]
+    if len(set(texts)) != len(texts):
+        dup = next(t for t in texts if texts.count(t) > 1)
+        raise _combo_syntax(raw, f"leg {dup!r} appears twice; give it once with the total ratio")
+    currencies = {x.leg.currency for x in legs if x.leg.currency}
+    if len(currencies) > 1:
+        raise _combo_syntax(raw, f"legs trade in different currencies ({', '.join(sorted(currencies))})")
+    return ComboSpec(tuple(legs), currency=next(iter(currencies), "USD"))
+
+
+def _parse_combo(s: str, raw: str) -> ComboSpec:
+    legs: list[ComboLegSpec] = []
+    for i, part in enumerate(s.split(","), start=1):
+        part = part.strip()
+        m = _LEG.match(part)
+        if not m:
+            raise _combo_syntax(raw, f"leg {i} {part!r} does not start with a signed ratio such as '+1 ' or '-2 '")
+        sign, ratio, body = m.groups()
+        if int(ratio) <= 0:
+            raise _combo_syntax(raw, f"leg {i} has ratio {ratio}; ratios are whole numbers from 1")
+        if body.strip()[:1] in "+-":
+            raise _combo_syntax(raw, f"leg {i} {part!r} has two signs")
+        try:
+            leg = parse_contract(body)
+        except ContractSyntaxError as e:
+            raise _combo_syntax(raw, f"leg {i}: {e.message}") from None
+        if isinstance(leg, ComboSpec):
+            raise _combo_syntax(raw, f"leg {i} is itself a combo")
+        legs.append(ComboLegSpec(int(ratio) * (1 if sign == "+" else -1), leg))
+    return _check_legs(legs, raw)
+
+
+def _parse_rtd_combo(s: str, raw: str) -> ComboSpec:
+    fields: dict[str, str] = {}
+    for part in re.split(r"[\s,]+", s.strip()):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise _combo_syntax(raw, f"{part!r} is not key=value")
+        fields[key.strip().lower()] = value.strip().upper()
+    sec = fields.get("sec", fields.get("sectype", "BAG"))
+    if sec != "BAG":
+        raise _combo_syntax(raw, f"cmb= needs sec=BAG, not sec={sec}")
+    legs: list[ComboLegSpec] = []
+    for i, part in enumerate(x for x in fields.get("cmb", "").split(";") if x.strip()):
+        m = _CMB_LEG.match(part.strip())
+        if not m:
+            raise _combo_syntax(raw, f"leg {i + 1} {part!r} is not CONID#RATIO#BUY|SELL#EXCHANGE")
+        con_id, ratio, action, _exch = m.groups()
+        if int(ratio) <= 0:
+            raise _combo_syntax(raw, f"leg {i + 1} has ratio {ratio}; ratios are whole numbers from 1")
+        legs.append(ComboLegSpec(int(ratio) * (1 if action == "BUY" else -1),
+                                 ContractSpec(symbol="", sec_type="", currency="", con_id=int(con_id))))
+    combo = _check_legs(legs, raw)
+    return replace(combo, currency=fields.get("cur", fields.get("currency", "USD")))
 
 
 def _parse_simple(s: str, raw: str) -> ContractSpec:
@@ -199,14 +316,19 @@ def spec_text(spec: ContractSpec) -> str:
     return f"{spec.symbol}@{spec.exchange or _DEFAULT_EXCH.get(spec.sec_type, '')}" + "".join("/" + x for x in slots)
 
 
-def contract_text(contract: Contract | ContractSpec | str) -> str:
+def contract_text(contract: Contract | ContractSpec | ComboSpec | str) -> str:
     """Canonical text of a contract (qualified ib_async Contract, spec, or any accepted text)."""
     if isinstance(contract, str):
         return parse_contract(contract).text
-    if isinstance(contract, ContractSpec):
+    if isinstance(contract, ContractSpec | ComboSpec):
         return contract.text
     c = contract
     sec = c.secType or "STK"
+    if sec == "BAG":
+        with _cache_lock:
+            names = {leg.conId: _text_by_conid.get(leg.conId) for leg in c.comboLegs or []}
+        return ", ".join(f"{'+' if leg.action == 'BUY' else '-'}{leg.ratio} {names[leg.conId] or f'conid={leg.conId}'}"
+                         for leg in c.comboLegs or [])
     if sec == "FUT":
         return spec_text(ContractSpec(symbol=c.symbol, sec_type="FUT", exchange=c.exchange or "",
                                       expiry=c.lastTradeDateOrContractMonth, currency=c.currency or "USD"))
@@ -220,13 +342,18 @@ def contract_text(contract: Contract | ContractSpec | str) -> str:
 # ------------------------------------------------------------ resolution
 _cache: dict[str, Contract] = {}
 _cache_lock = threading.Lock()
+#: canonical text of every contract resolved so far, by conId (names the legs of combos)
+_text_by_conid: dict[int, str] = {}
+#: the legs of every combo resolved so far: (leg contract, signed ratio)
+_combo_legs: dict[str, list[tuple[Contract, int]]] = {}
 
 
 def resolve(text: str | Contract, timeout: float | None = None) -> Contract:
     """The qualified contract the text means (cached). Unknown text raises ContractNotFound with
-    candidates; several matches raise AmbiguousContract listing them."""
+    candidates; several matches raise AmbiguousContract listing them. A combo resolves each leg
+    and gives a BAG contract with the legs' conIds."""
     if isinstance(text, Contract):
-        if text.conId:
+        if text.conId or text.secType == "BAG":
             return text
         text = contract_text(text)
     spec = parse_contract(text)
@@ -235,12 +362,15 @@ def resolve(text: str | Contract, timeout: float | None = None) -> Contract:
         hit = _cache.get(key)
     if hit is not None:
         return hit
+    if isinstance(spec, ComboSpec):
+        return _resolve_combo(spec, key, timeout)
     from .connection import client
 
     c = client()
     contract = c.run(lambda: _resolve_async(c.ib, spec, text), timeout)
     with _cache_lock:
         _cache[key] = contract
+        _text_by_conid.setdefault(contract.conId, key)
     return contract
 
 
@@ -252,6 +382,42 @@ def remember(contract: Contract) -> None:
     key = parse_contract(contract_text(contract)).text
     with _cache_lock:
         _cache.setdefault(key, contract)
+def _resolve_combo(spec: ComboSpec, key: str, timeout: float | None) -> Contract:
+    parts = [(resolve(x.leg.text, timeout), x.ratio) for x in spec.legs]
+    ids = [c.conId for c, _ in parts]
+    if len(set(ids)) != len(ids):
+        raise ContractSyntaxError(f"combo {key!r} names one contract in two legs",
+                                  hint="give each contract once, with its total ratio")
+    symbols = sorted({c.symbol for c, _ in parts})
+    bag = Contract(secType="BAG", symbol=parts[0][0].symbol if len(symbols) == 1 else ",".join(symbols),
+                   exchange="SMART", currency=parts[0][0].currency or spec.currency,
+                   comboLegs=[ComboLeg(conId=c.conId, ratio=abs(r), action="BUY" if r > 0 else "SELL",
+                                       exchange="SMART") for c, r in parts])
+    with _cache_lock:
+        _cache[key] = bag
+        _combo_legs[key] = parts
+    return bag
+
+
+def combo_legs(contract: str | Contract) -> list[tuple[Contract, int]]:
+    """The legs of a combo as (qualified leg contract, signed ratio); [] for a single contract."""
+    bag = resolve(contract)
+    if bag.secType != "BAG":
+        return []
+    key = contract_text(bag)
+    with _cache_lock:
+        parts = _combo_legs.get(key)
+    if parts is None:
+        parts = [(resolve(f"conid={leg.conId}"), leg.ratio if leg.action == "BUY" else -leg.ratio)
+                 for leg in bag.comboLegs]
+    return parts
+
+
+def is_combo(text: str | Contract) -> bool:
+    """True when the text or contract is a combination (BAG)."""
+    if isinstance(text, Contract):
+        return text.secType == "BAG"
+    return isinstance(parse_contract(text), ComboSpec)
 
 
 async def _resolve_async(ib, spec: ContractSpec, text: str) -> Contract:  # noqa: ANN001 - ib_async.IB

@@ -204,7 +204,7 @@ class Registry:
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         # runs on the loop thread: swap in new immutable snapshots, readers never lock
         for t in tickers:
-            line = self._by_conid.get(t.contract.conId) if t.contract else None
+            line = self._by_conid.get(line_id(t.contract)) if t.contract else None
             if line is not None:
                 line.snapshot = snapshot_of(line.key, t)
                 line.version += 1
@@ -236,7 +236,7 @@ class Registry:
     def _close_line(self, line: Line) -> None:
         with self._lock:
             self._lines.pop(line.key, None)
-            self._by_conid.pop(line.contract.conId, None)
+            self._by_conid.pop(line_id(line.contract), None)
         c = self._client
         if c is not None and c.connected:
             c.call(lambda: c.ib.cancelMktData(line.contract))
@@ -269,7 +269,7 @@ class Registry:
                 self._evict_one()
             line = Line(key, contract)
             self._lines[key] = line
-            self._by_conid[contract.conId] = line
+            self._by_conid[line_id(contract)] = line
 
         def open_line() -> None:
             line.ticker = c.ib.reqMktData(contract, _generic(contract))
@@ -311,6 +311,12 @@ class Registry:
     def lines_open(self) -> int:
         """Market-data lines currently open."""
         return len(self._lines)
+
+
+def line_id(contract: Contract) -> int:
+    """What identifies a contract's ticker: its conId, or for a combo (which has none) the hash
+    ib_async files its ticker under (the legs, symbol and exchange)."""
+    return contract.conId if contract.conId else hash(contract)
 
 
 def _generic(contract: Contract) -> str:

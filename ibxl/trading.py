@@ -20,7 +20,7 @@ import pandas as pd
 from ib_async import LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder, Trade
 
 from .config import load
-from .contracts import contract_text, resolve
+from .contracts import combo_legs, contract_text, resolve
 from .errors import OrderRejected, TradingDisabled
 from .order_keys import OrderKeys
 from .remote import on_hub
@@ -103,7 +103,9 @@ def _build(side: str, qty: float, kind: str, limit: float | None, stop: float | 
 
 
 def _validate(side: str, qty: float, kind: str, limit: float | None, stop: float | None, ref: float,
-              multiplier: float) -> None:
+              multiplier: float, *, scale: float | None = None, combo: bool = False) -> None:
+    """Refuse what ibxl's limits refuse. For a combo, ``ref`` is its mid (zero or negative for a
+    credit) and ``scale`` the legs' gross premium, which the price band and notional are measured on."""
     s = load()
     if side not in ("BUY", "SELL"):
         raise OrderRejected(f"side {side!r} - expected BUY or SELL")
@@ -114,10 +116,13 @@ def _validate(side: str, qty: float, kind: str, limit: float | None, stop: float
     if qty > s.max_order_quantity:
         raise OrderRejected(f"quantity {qty:g} is over the limit of {s.max_order_quantity:g}",
                             hint="raise max_order_quantity in the config file if this is intended")
-    if kind in ("LMT", "STP LMT") and not limit:
+    if kind in ("LMT", "STP LMT") and (limit is None or limit != limit if combo else not limit):
         raise OrderRejected(f"a {kind} order needs a limit price")
-    if kind in ("STP", "STP LMT") and not stop:
+    if kind in ("STP", "STP LMT") and (stop is None if combo else not stop):
         raise OrderRejected(f"a {kind} order needs a stop price")
+    if combo:
+        _validate_combo_prices(qty, limit, stop, ref, multiplier, scale if scale is not None else abs(ref))
+        return
     price = limit or stop or ref
     if ref == ref and ref > 0:
         for name, p in (("limit", limit), ("stop", stop)):
@@ -127,6 +132,39 @@ def _validate(side: str, qty: float, kind: str, limit: float | None, stop: float
     if price == price and price and qty * price * multiplier > s.max_order_notional:
         raise OrderRejected(f"order value {qty * price * multiplier:,.0f} is over the limit of "
                             f"{s.max_order_notional:,.0f}", hint="raise max_order_notional in the config file")
+
+
+def _validate_combo_prices(qty: float, limit: float | None, stop: float | None, ref: float, multiplier: float,
+                           scale: float) -> None:
+    s = load()
+    if ref == ref and scale == scale and scale > 0:
+        for name, p in (("limit", limit), ("stop", stop)):
+            if p is not None and abs(p - ref) > s.price_band * scale:
+                raise OrderRejected(f"{name} price {p:g} is more than {s.price_band:.0%} of the legs' premium "
+                                    f"({scale:g}) from the combo's mid ({ref:g})",
+                                    hint="check the price (negative is a credit), or widen price_band in the "
+                                         "config file")
+    if scale == scale and qty * scale * multiplier > s.max_order_notional:
+        raise OrderRejected(f"order value {qty * scale * multiplier:,.0f} (the legs' gross premium) is over the "
+                            f"limit of {s.max_order_notional:,.0f}", hint="raise max_order_notional in the config file")
+
+
+def _combo_reference(con: Any) -> tuple[float, float, float]:
+    """A combo's mid, its legs' gross premium per combo unit, and its multiplier."""
+    from .live import first_snapshot
+
+    legs = combo_legs(con)
+    snap = first_snapshot(con, wait=2)
+    gross = 0.0
+    mult = 1.0
+    for leg, ratio in legs:
+        ls = first_snapshot(leg, wait=2)
+        px = next((float(v) for v in (ls.mid, ls.last, ls.close) if v == v), float("nan"))
+        gross += abs(ratio) * abs(px) * (float(leg.multiplier) if leg.multiplier else 1.0)
+        mult = max(mult, float(leg.multiplier) if leg.multiplier else 1.0)
+    mid = next((float(v) for v in (snap.mid, snap.last) if v == v), float("nan"))
+    # the premium is per share of the largest multiplier, as the combo's price is
+    return mid, gross / mult, mult
 
 
 def _reference_price(contract: Any) -> float:
@@ -172,13 +210,18 @@ def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float 
     _check_mode(account)
     side, kind, tif = side.strip().upper(), type.strip().upper(), tif.strip().upper()
     con = resolve(contract)
-    mult = float(con.multiplier) if con.multiplier else 1.0
-    ref = _reference_price(con)
-    _validate(side, qty, kind, limit, stop, ref, mult)
+    combo = con.secType == "BAG"
+    if combo:
+        ref, scale, mult = _combo_reference(con)
+    else:
+        mult = float(con.multiplier) if con.multiplier else 1.0
+        ref = _reference_price(con)
+        scale = None
+    _validate(side, qty, kind, limit, stop, ref, mult, scale=scale, combo=combo)
     if bracket is not None:
         tp, sl = bracket
-        _validate("SELL" if side == "BUY" else "BUY", qty, "LMT", tp, None, ref, mult)
-        _validate("SELL" if side == "BUY" else "BUY", qty, "STP", None, sl, ref, mult)
+        _validate("SELL" if side == "BUY" else "BUY", qty, "LMT", tp, None, ref, mult, scale=scale, combo=combo)
+        _validate("SELL" if side == "BUY" else "BUY", qty, "STP", None, sl, ref, mult, scale=scale, combo=combo)
     key = key or f"ibxl-{uuid.uuid4().hex[:12]}"
     if len(key) > 60:
         raise OrderRejected("order key is longer than 60 characters")
@@ -193,7 +236,8 @@ def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float 
                 return _result(key, _find_by_ref(c, key), "this key is being sent by another process")
             if bracket is not None:
                 parent_limit = limit if kind == "LMT" else None
-                orders = c.call(lambda: c.ib.bracketOrder(side, qty, parent_limit or ref, bracket[0], bracket[1]))
+                entry = parent_limit if parent_limit is not None else ref
+                orders = c.call(lambda: c.ib.bracketOrder(side, qty, entry, bracket[0], bracket[1]))
                 for suffix, o in zip(("", ":tp", ":sl"), orders, strict=True):
                     o.orderRef = key + suffix
                     o.tif = tif

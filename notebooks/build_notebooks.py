@@ -113,6 +113,40 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  'for c in curves})\nassert set(summary.index) >= {"sharpe", "max_drawdown"}\nsummary.round(3)'),
         ("code", 'curves.plot(title="SPY: 20/100-day crossover with costs vs buy and hold", figsize=(8, 3));'),
     ],
+    "07-strategies.ipynb": [
+        ("md", "# Option strategies\nA named strategy is combo contract text: quote it, price its payoff at "
+               "expiry and today, ask TWS for its margin, and trade it as one order whose legs fill together."),
+        ("code", 'import os\n\nos.environ["IBXL_TRADING"] = "paper"  # never "live" without IBXL_ALLOW_LIVE=1'),
+        ("code", CONNECT),
+        ("code", 'import pandas as pd\nfrom ibxl.strategies import default_strikes\n\n'
+                 'spot = ibxl.quotes("SPY").loc["SPY", "mid"]\n'
+                 'soon = pd.Timestamp.now() + pd.Timedelta(days=14)\n'
+                 'expiry = next(e for e in ibxl.expiries("SPY") if pd.Timestamp(e) >= soon)\n'
+                 'listed = ibxl.strikes("SPY")\n'
+                 'vertical = ibxl.strategy("vertical", "SPY", expiry=expiry,\n'
+                 '                         strikes=default_strikes("vertical", listed, spot), right="C")\n'
+                 'condor = ibxl.strategy("iron_condor", "SPY", expiry=expiry,\n'
+                 '                       strikes=default_strikes("iron_condor", listed, spot))\n'
+                 'print(vertical)\nprint(condor)'),
+        ("code", 'q = ibxl.quotes([str(vertical), str(condor)])\n'
+                 'assert (q["bid"] < q["ask"]).all() and q.loc[str(condor), "ask"] < 0  # the condor is a credit\n'
+                 'q[["bid", "ask", "mid"]]'),
+        ("code", 'table = ibxl.payoff(vertical)\ns = ibxl.strategy_summary(vertical)\n'
+                 'assert abs(s["max_loss"] + s["cost"]) < 1e-6  # a debit spread risks its debit\n'
+                 'table.plot(title=str(vertical), figsize=(8, 3));\n'
+                 '{k: s[k] for k in ("cost", "max_profit", "max_loss", "breakevens", "delta", "theta")}'),
+        ("code", 'spread = ibxl.what_if(str(condor), "BUY", 1, "LMT", round(q.loc[str(condor), "mid"], 2))\n'
+                 'short_call = str(condor).split(", ")[2][3:]\n'
+                 'naked = ibxl.what_if(short_call, "SELL", 1, "LMT", round(ibxl.quotes(short_call)["bid"].iloc[0], 2))\n'
+                 'assert spread["init_margin_change"] < naked["init_margin_change"]\n'
+                 'pd.DataFrame({"iron condor": spread, "naked short call": naked}).round(2)'),
+        ("code", 'r = ibxl.order(str(condor), "BUY", 1, "LMT", round(q.loc[str(condor), "ask"], 2), key="nb-condor")\n'
+                 'again = ibxl.order(str(condor), "BUY", 1, "LMT", round(q.loc[str(condor), "ask"], 2), key="nb-condor")\n'
+                 'assert again.order_id == r.order_id  # the same key never sends twice\nr'),
+        ("code", 'import time\n\ntime.sleep(1)\nfills = ibxl.executions().query("key == \'nb-condor\'")\n'
+                 'assert len(fills) == 4  # one execution, with its commission, per leg\n'
+                 'fills[["contract", "side", "shares", "price", "commission"]]'),
+        ("code", 'from ibxl.widgets import StrategyPanel\n\nStrategyPanel("SPY", kind="iron_condor")'),
     "08-risk.ipynb": [
         ("md", "# Portfolio risk\nGreeks by position and in total, beta-weighted delta, a scenario grid of "
                "underlying moves × implied-vol shifts, value at risk, and every account of the login. "

@@ -4,6 +4,7 @@ wired to ibxl's worksheet functions, against the embedded gateway."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import formulas
@@ -68,7 +69,14 @@ def solution(ibxl_sim, tmp_path_factory):
     path = build_dashboard.build(tmp_path_factory.mktemp("wb") / "ibxl-dashboard.xlsx")
     import ibxl
 
-    option = ibxl.option_chain("AAPL", right="C", strikes=1)["contract"].iloc[0]
+    # the Prices sheet quotes =INDEX(IB_CHAIN("AAPL","","C",1),2,1): let that chain finish, as an open
+    # workbook's chain cell would have by the time its quote cell is read
+    chain = F.FUNCTIONS["IB_CHAIN"].fn("AAPL", "", "C", 1)
+    deadline = time.monotonic() + 60
+    while str(chain[-1][0]).startswith("loading") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        chain = F.FUNCTIONS["IB_CHAIN"].fn("AAPL", "", "C", 1)
+    option = chain[1][0]
     kinds = [c for _, c in build_dashboard.KINDS if not c.startswith("=")] + [option]
     ibxl.quotes(build_dashboard.CONTRACTS + kinds, wait=3.0)  # live lines, as an open workbook would have
     registry = formulas.get_functions()

@@ -3,8 +3,9 @@
     .venv/bin/python workbooks/build_dashboard.py [output.xlsx]
 
 Sheets: Quotes (live board and a dependent spread column), Prices (one contract of each kind), History (bars
-and a chart), Chain, Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Risk
-(greeks by position, VaR and a scenario heat map), Status,
+and a chart), Chain, Account (figures and positions), Orders (a blotter whose arm switches are all FALSE), Strategy
+(a vertical spread built from the chain: its combo quote, payoff table and a disarmed order), Risk (greeks by
+position, VaR and a scenario heat map), Status,
 and the xlwings.conf sheet classic Excel reads to import the UDFs. Tables use array formulas
 over fixed ranges, which every Excel version (and a formula engine) evaluates.
 """
@@ -118,6 +119,7 @@ def build(path: Path = OUTPUT) -> Path:
         o.cell(row=r, column=10, value=f"=IB_ORDER(A{r},B{r},C{r},D{r},E{r},F{r},G{r},H{r},I{r})")
     o["A5"] = "Arm switches are FALSE: set one to TRUE by hand (with trading enabled) to send that order."
 
+    _strategy_sheet(wb)
     _risk_sheet(wb.create_sheet("Risk"))
 
     s = wb.create_sheet("Status")
@@ -129,6 +131,33 @@ def build(path: Path = OUTPUT) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
+
+
+def _strategy_sheet(wb: Workbook) -> None:
+    """A vertical call spread on the Chain sheet's underlying: the at-the-money strike and the one
+    two rows up the chain, its live combo quote, its payoff and an order whose arm is FALSE."""
+    st = wb.create_sheet("Strategy")
+    rows = [("Kind", "vertical"), ("Underlying", "=Chain!B1"), ("Expiry", "=Chain!B7"), ("Strikes", "=Chain!C7"),
+            ("Right", "C")]
+    for r, (label, value) in enumerate(rows, start=1):
+        st.cell(row=r, column=1, value=label).font = BOLD
+        st.cell(row=r, column=2, value=value)
+    st["C4"] = "=Chain!C9"
+    st["A7"], st["B7"] = "Combo", "=IB_STRATEGY(B1,B2,B3,B4:C4,B5)"
+    for r, field in enumerate(["Bid", "Ask", "Mid"], start=8):
+        st.cell(row=r, column=1, value=field).font = BOLD
+        st.cell(row=r, column=2, value=f'=IB_QUOTE($B$7,"{field}")')
+    _header(st, 12, ["Key", "Side", "Qty", "Type", "Limit", "Arm", "Status"])
+    for c, v in enumerate(["demo-vertical", "BUY", 1, "LMT", "=ROUND(B10,2)", False], start=1):
+        st.cell(row=13, column=c, value=v)
+    st["G13"] = "=IB_ORDER(A13,$B$7,B13,C13,D13,E13,\"\",\"DAY\",F13)"
+    st["A15"] = ArrayFormula("A15:C36", "=IB_PAYOFF(B7,\"\",\"\",21)")
+    st.column_dimensions["B"].width = 48
+    chart = LineChart()
+    chart.title, chart.y_axis.title = "Payoff of one spread", "P&L"
+    chart.add_data(Reference(st, min_col=2, max_col=3, min_row=15, max_row=36), titles_from_data=True)
+    chart.set_categories(Reference(st, min_col=1, min_row=16, max_row=36))
+    st.add_chart(chart, "E15")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,15 @@ class QuoteFeed:
 
     sent: dict[str, float] = field(default_factory=dict)
 
-    def changes(self, q: Quote, *, has_trades: bool = True) -> list[tuple[str, float]]:
-        """The (field, value) pairs that differ from what was last sent."""
+    def changes(self, q: Quote, *, has_trades: bool = True, signed: bool = False) -> list[tuple[str, float]]:
+        """The (field, value) pairs that differ from what was last sent (``signed``: prices may be
+        zero or negative, as a combo's net price is)."""
         out: list[tuple[str, float]] = []
         for name in TOP_FIELDS:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue
             value = float(getattr(q, name))
-            if value <= 0 and name in ("bid", "ask"):
+            if value <= 0 and name in ("bid", "ask") and not signed:
                 continue
             if self.sent.get(name) != value:
                 self.sent[name] = value

@@ -13,6 +13,7 @@ from .order_ticket import OrderTicket
 from .quote_board import QuoteBoard
 from .risk import RiskPanel
 from .scanner import ScannerPanel
+from .strategy import StrategyPanel
 
 __all__ = ["AccountPanel", "HistoryChart", "NewsPanel", "OptionChainPanel", "OrderTicket", "QuoteBoard",
-           "RiskPanel", "ScannerPanel"]
+           "RiskPanel", "ScannerPanel", "StrategyPanel"]

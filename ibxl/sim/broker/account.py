@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from ..combos import margin_with_spreads
 from ..instruments import Instrument
 
 if TYPE_CHECKING:
@@ -159,8 +160,8 @@ class Valuation:
         fut_unreal = sum(r["unrealized"] for r in rows if r["inst"].secType == "FUT")
         gross = sum(abs(r["value"]) for r in rows if r["inst"].secType != "FUT")
         nlv = cash + stock + option + fut_unreal
-        init = sum(r["init"] for r in rows)
-        maint = sum(r["maint"] for r in rows)
+        # options margin as spreads where they are (a vertical margins its maximum loss)
+        init, maint = margin_with_spreads(rows)
         unreal = sum(r["unrealized"] for r in rows)
         realized = acct.realized_today
         available = nlv - init

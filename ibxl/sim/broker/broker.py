@@ -10,8 +10,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..combos import (
+    BAG_CONID,
+    Combo,
+    Leg,
+    build_combo,
+    combo_quote,
+    fill_price,
+    leg_fill_prices,
+    legs_for_net,
+    net_price,
+)
 from ..errors import SimError
 from ..instruments import Instrument
+from ..market import Quote
 from .account import Account, Valuation
 from .commissions import commission
 from .orders import ORDER_TYPES, TIFS, Condition, Fill, SimOrder
@@ -44,6 +56,7 @@ class Broker:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, SimOrder] = {}
         self.fills: list[Fill] = []
+        self._combos: dict[int, Combo] = {}
         self._load()
         self._pulse: int | None = None
 
@@ -111,6 +124,32 @@ class Broker:
         return [o for o in self.orders.values() if not o.is_done and not o.what_if
                 and (client_id is None or o.client_id == client_id)]
 
+    def combo_of(self, order: SimOrder) -> Combo | None:
+        """The resolved combo of a combination (BAG) order, None for a single contract; unknown or
+        invalid legs raise TWS's error 321."""
+        if not order.combo_legs:
+            return None
+        combo = self._combos.get(order.order_id)
+        legs = [Leg(**leg) for leg in order.combo_legs]
+        if combo is None or list(combo.legs) != legs:
+            combo = build_combo(self.universe.get, legs, req_id=order.order_id)
+            self._combos[order.order_id] = combo
+        return combo
+
+    def instrument_of(self, order: SimOrder) -> Instrument | None:
+        """What an order trades: its instrument, or the BAG contract of a combo order."""
+        if order.combo_legs:
+            try:
+                combo = self.combo_of(order)
+            except SimError:
+                return None
+            return combo.instrument() if combo else None
+        return self.universe.get(order.con_id)
+
+    def _quote(self, order: SimOrder, inst: Instrument, now: float | None = None) -> Quote:
+        combo = self.combo_of(order)
+        return combo_quote(self.market, combo, now) if combo else self.market.quote(inst, now)
+
     def values(self, account_id: str = "") -> dict[str, float]:
         """The account's figures (net liquidation, margins, P&L...) marked to the market now."""
         return self.valuation.values(self.account(account_id))
@@ -126,6 +165,15 @@ class Broker:
             raise SimError(321, "The API interface is currently in Read-Only mode.", req_id=order.order_id)
         # orders are routed by order.account: an account this login does not manage is refused first
         self.account(order.account, req_id=order.order_id)
+        combo = self.combo_of(order)
+        if combo is not None:
+            order.con_id = BAG_CONID
+            if order.leg_prices and order.lmt_price is None and all(p is not None for p in order.leg_prices):
+                if len(order.leg_prices) != len(combo.legs):
+                    raise SimError(201, f"{len(order.leg_prices)} leg prices for {len(combo.legs)} legs; give one "
+                                        "price per leg or a limit price for the combo", req_id=order.order_id)
+                # per-leg limits: the combo's limit is their net
+                order.lmt_price = net_price(combo, [float(p) for p in order.leg_prices])  # type: ignore[arg-type]
         self._validate(order, inst)
         existing = self.orders.get(order.order_id)
         if existing is not None and not existing.what_if:
@@ -173,7 +221,8 @@ class Broker:
             raise SimError(201, f"{inst.symbol} is an index and cannot be traded; "
                                 "trade its futures or options", req_id=oid)
         needs_limit = order.order_type in ("LMT", "STP LMT", "LIT", "LOC", "TRAIL LIMIT")
-        if needs_limit and not order.lmt_price:
+        # a combo's net price may be zero or negative (a credit), so only a missing limit is refused
+        if needs_limit and (order.lmt_price is None if order.combo_legs else not order.lmt_price):
             raise SimError(201, f"a {order.order_type} order needs a limit price",
                            req_id=oid)
         if order.order_type in ("STP", "STP LMT", "MIT", "LIT") and not order.aux_price:
@@ -195,11 +244,14 @@ class Broker:
     def _check_price(self, order: SimOrder, inst: Instrument) -> None:
         if order.order_type != "LMT" or not order.lmt_price:
             return
-        q = self.market.quote(inst)
+        q = self._quote(order, inst)
         ref = q.ask if order.action == "BUY" else q.bid
-        if ref <= 0:
+        combo = self.combo_of(order)
+        # a combo's net may be near zero or negative: measure it against the legs' gross premium
+        scale = sum(leg.ratio * self.market.quote(x).mid for leg, x in combo.pairs()) if combo else ref
+        if scale <= 0:
             return
-        through = (order.lmt_price - ref) / ref * (1 if order.action == "BUY" else -1)
+        through = (order.lmt_price - ref) / scale * (1 if order.action == "BUY" else -1)
         if through > PRICE_CHECK:
             raise SimError(201, f"the limit price {order.lmt_price:g} is more than "
                                 f"{PRICE_CHECK:.0%} through the market ({ref:g}) (precautionary price check)",
@@ -217,17 +269,26 @@ class Broker:
     def _hypothetical(self, order: SimOrder, inst: Instrument) -> dict[str, float]:
         acct = self.account(order.account)
         clone = Account.from_json(acct.to_json())
-        price = order.lmt_price or self.market.price(inst)
-        fee = commission(inst, order.quantity, price)
-        clone.apply_fill(inst, order.sign * order.quantity, price, fee, self._day())
+        for leg_inst, qty, price in self._leg_trades(order, inst):
+            fee = commission(leg_inst, abs(qty), price)
+            clone.apply_fill(leg_inst, qty, price, fee, self._day())
         return self.valuation.values(clone)
+
+    def _leg_trades(self, order: SimOrder, inst: Instrument) -> list[tuple[Instrument, float, float]]:
+        """(instrument, signed quantity, price) of what the whole order would trade: one row, or
+        one per leg of a combo at the prices the combo would fill at now."""
+        combo = self.combo_of(order)
+        if combo is None:
+            return [(inst, order.sign * order.quantity, order.lmt_price or self.market.price(inst))]
+        prices = leg_fill_prices(self.market, combo, order.action == "BUY")
+        return [(leg_inst, order.sign * leg.sign * leg.ratio * order.quantity, px)
+                for (leg, leg_inst), px in zip(combo.pairs(), prices, strict=True)]
 
     def what_if(self, order: SimOrder, inst: Instrument) -> dict[str, float]:
         """Margin and commission impact of an order, without placing it."""
         before = self.values(order.account)
         after = self._hypothetical(order, inst)
-        price = order.lmt_price or self.market.price(inst)
-        fee = commission(inst, order.quantity, price)
+        fee = sum(commission(leg_inst, abs(qty), px) for leg_inst, qty, px in self._leg_trades(order, inst))
         return {
             "initMarginBefore": before["InitMarginReq"], "maintMarginBefore": before["MaintMarginReq"],
             "equityWithLoanBefore": before["EquityWithLoanValue"],
@@ -243,13 +304,14 @@ class Broker:
             raise SimError(104, f"order {existing.order_id}", req_id=existing.order_id)
         if existing.is_done:
             raise SimError(103, f"{existing.order_id} (it is {existing.status})", req_id=existing.order_id)
-        if existing.con_id != new.con_id or existing.action != new.action:
+        if existing.con_id != new.con_id or existing.action != new.action or existing.combo_legs != new.combo_legs:
             raise SimError(105, "contract and action cannot change", req_id=existing.order_id)
         if new.quantity < existing.filled:
             raise SimError(201, "the new quantity is below the quantity already filled",
                            req_id=existing.order_id)
         for name in ("quantity", "order_type", "lmt_price", "aux_price", "tif", "outside_rth", "good_till_date",
-                     "trailing_percent", "display_size", "conditions", "transmit", "order_ref", "oca_group"):
+                     "trailing_percent", "display_size", "conditions", "transmit", "order_ref", "oca_group",
+                     "leg_prices"):
             setattr(existing, name, getattr(new, name))
         existing.triggered = False if existing.order_type in HELD_TYPES else existing.triggered
         self._save(existing)
@@ -330,7 +392,7 @@ class Broker:
                 continue
             if not any(o.transmit for o in [order, *(self._children(parent) if parent else self._children(order))]):
                 continue
-            inst = self.universe.get(order.con_id)
+            inst = self.instrument_of(order)
             if inst is None:
                 continue
             try:
@@ -369,7 +431,7 @@ class Broker:
         if order.tif == "GTD" and order.good_till_date and _parse_time(order.good_till_date) <= now:
             self._set_status(order, "Cancelled")
             return
-        q = self.market.quote(inst, now)
+        q = self._quote(order, inst, now)
         if order.conditions and not order.triggered:
             if not self._conditions_met(order, now):
                 return
@@ -385,7 +447,14 @@ class Broker:
             self._set_status(order, "Submitted")
         price = q.ask if order.action == "BUY" else q.bid
         available = q.ask_size if order.action == "BUY" else q.bid_size
-        if price <= 0:
+        if order.combo_legs and limit not in (float("inf"), 0.0) and order.order_type != "MKT":
+            at = fill_price(q, limit, order.action == "BUY")
+            if at is None:
+                if order.tif in ("IOC", "FOK"):
+                    self._set_status(order, "Cancelled")
+                return
+            price = limit = at
+        elif price <= 0 and not order.combo_legs:
             return
         if limit != float("inf") and (price > limit if order.action == "BUY" else price < limit):
             if order.tif in ("IOC", "FOK"):
@@ -474,6 +543,10 @@ class Broker:
         return False
 
     def _fill(self, order: SimOrder, inst: Instrument, qty: float, price: float, now: float) -> None:
+        combo = self.combo_of(order)
+        if combo is not None:
+            self._fill_combo(order, combo, qty, price, now)
+            return
         acct = self.account(order.account)
         fee = commission(inst, qty, price)
         realized = acct.apply_fill(inst, order.sign * qty, price, fee, self._day())
@@ -492,6 +565,42 @@ class Broker:
         self.fills.append(fill)
         self._emit("order", order)
         self._emit("execution", fill)
+        self._emit("account", acct.account_id)
+        if order.status == "Filled":
+            self._after_fill(order, qty)
+        elif order.oca_group:
+            self._oca(order, qty)
+
+    def _fill_combo(self, order: SimOrder, combo: Combo, qty: float, net: float, now: float) -> None:
+        """Fill ``qty`` combo units at ``net``: every leg trades together, one execution (and
+        commission) per leg, at leg prices that add up to the net."""
+        acct = self.account(order.account)
+        prices = legs_for_net(self.market, combo, order.action == "BUY", net, now)
+        price = net_price(combo, prices)
+        order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
+        order.filled += qty
+        order.last_fill_price = price
+        if order.remaining <= 1e-9:
+            order.status = "Filled"
+        fills = []
+        for (leg, leg_inst), px in zip(combo.pairs(), prices, strict=True):
+            signed = order.sign * leg.sign * leg.ratio * qty
+            fee = commission(leg_inst, abs(signed), px)
+            realized = acct.apply_fill(leg_inst, signed, px, fee, self._day())
+            fills.append(Fill(f"0000{order.perm_id:08x}.{next(self._exec_seq):08x}.01.01", order.order_id,
+                              order.client_id, order.perm_id, acct.account_id, leg_inst.conId,
+                              "BOT" if signed > 0 else "SLD", abs(signed), px, now, abs(signed), px, order.order_ref,
+                              fee, leg_inst.currency, realized if realized else 0.0,
+                              leg.exchange if leg.exchange != "SMART" else (leg_inst.primaryExchange
+                                                                            or leg_inst.exchange)))
+        # every leg's fill is on disk before any client hears of any of them
+        self.store.put_many([("orders", order.order_id, order.to_json()),
+                             *(("executions", f.exec_id, f.to_json()) for f in fills),
+                             ("accounts", acct.account_id, acct.to_json())])
+        self.fills.extend(fills)
+        self._emit("order", order)
+        for f in fills:
+            self._emit("execution", f)
         self._emit("account", acct.account_id)
         if order.status == "Filled":
             self._after_fill(order, qty)

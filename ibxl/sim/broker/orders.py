@@ -56,6 +56,9 @@ class SimOrder:
     conditions_cancel: bool = False
     conditions_ignore_rth: bool = False
     what_if: bool = False
+    #: combo (BAG) legs as dicts (con_id, ratio, action, exchange), and optional per-leg limit prices
+    combo_legs: list[dict] = field(default_factory=list)
+    leg_prices: list[float | None] = field(default_factory=list)
     # --- state ---
     status: str = "PendingSubmit"
     filled: float = 0.0

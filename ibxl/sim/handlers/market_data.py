@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..combos import Combo, build_combo, combo_quote
 from ..errors import SimError
 from ..feed import QuoteFeed, extended_stats, has_trades
 from ..instruments import Instrument
 from ..market import Quote
 from ..pricing import Greeks
 from ..protocol import ticks as T
-from ..protocol.contracts import read_contract
+from ..protocol.contracts import read_combo_legs, read_contract
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Req
 from ..session import Session
@@ -31,7 +32,8 @@ SLOW_REFRESH = 10.0
 def resolve(s: Session, q: ContractQuery, req_id: int) -> Instrument:
     """The one instrument a streaming request means; error 200 when none or several match."""
     if q.secType == "BAG":
-        raise SimError(321, "combination (BAG) contracts are not supported by ibxl.sim", req_id=req_id)
+        raise SimError(321, "combination (BAG) contracts are only accepted by reqMktData and placeOrder",
+                       req_id=req_id)
     matches = s.gateway.universe.match(q)
     if not matches:
         raise SimError(200, "", req_id=req_id)
@@ -71,6 +73,8 @@ class MarketDataStream:
     trade_count: float = 0.0
     pulse_handle: int = 0
     started: float = 0.0
+    #: set for a combination (BAG) line, whose quote comes from its legs
+    combo: Combo | None = None
 
     @property
     def delayed(self) -> bool:
@@ -94,15 +98,15 @@ class MarketDataStream:
         s = self.session
         market = s.gateway.market
         moment = self._moment(now)
-        q = market.quote(self.inst, moment)
+        q = combo_quote(market, self.combo, moment) if self.combo else market.quote(self.inst, moment)
         trades = has_trades(self.inst)
-        for name, value in self.feed.changes(q, has_trades=trades):
+        for name, value in self.feed.changes(q, has_trades=trades, signed=self.combo is not None):
             self._send_field(name, value, q)
         if self.inst.is_option and now - self.started >= s.gateway.config.model_greeks_delay:
             self._send_greeks(moment, q)
         if 292 in self.generic and first:
             self._send_news(moment)
-        if self.generic and (first or now - self.last_slow >= SLOW_REFRESH):
+        if self.generic and self.combo is None and (first or now - self.last_slow >= SLOW_REFRESH):
             self.last_slow = now
             self._send_generic(moment, q)
         if 233 in self.generic and trades and not first:
@@ -242,9 +246,7 @@ def req_mkt_data(s: Session, r: FieldReader) -> None:
     r.int("version")
     req_id = r.int("reqId")
     q = read_contract(r)
-    if q.secType == "BAG":
-        for _ in range(r.int("comboLegsCount", default=0)):
-            r.int("legConId"), r.int("ratio"), r.str("action"), r.str("exchange")
+    legs = read_combo_legs(r) if q.secType == "BAG" else []
     if r.bool("deltaNeutralContractPresent"):
         r.int("dncConId"), r.float("dncDelta"), r.float("dncPrice")
     generic_text = r.str("genericTickList")
@@ -252,7 +254,8 @@ def req_mkt_data(s: Session, r: FieldReader) -> None:
     regulatory = r.bool("regulatorySnapshot")
     if r.remaining:
         r.str("mktDataOptions")
-    inst = resolve(s, q, req_id)
+    combo = build_combo(s.gateway.universe.get, legs, q.symbol, q.currency, req_id) if q.secType == "BAG" else None
+    inst = combo.instrument() if combo else resolve(s, q, req_id)
     generic = parse_generic_ticks(generic_text, req_id)
     streams = _streams(s)
     if req_id in streams:
@@ -261,7 +264,8 @@ def req_mkt_data(s: Session, r: FieldReader) -> None:
         raise SimError(321, "Snapshot market data subscription is "
                             "not applicable to generic ticks", req_id=req_id)
     now = s.gateway.clock.time()
-    stream = MarketDataStream(s, req_id, inst, generic, _effective_type(s, inst, now))
+    kind = _effective_type(s, combo.instruments[0] if combo else inst, now)
+    stream = MarketDataStream(s, req_id, inst, generic, kind, combo=combo)
     if snapshot or regulatory:
         stream.start(now, snapshot=True)
         s.send(*T.snapshot_end(req_id))

@@ -48,7 +48,7 @@ def ensure_routing(gateway: Gateway) -> None:
     def on_event(kind: str, payload: object) -> None:
         if kind == "order":
             order: SimOrder = payload  # type: ignore[assignment]
-            inst = gateway.universe.get(order.con_id)
+            inst = broker.instrument_of(order)
             if inst is None or order.what_if:
                 return
             for sess in audience(order.client_id):
@@ -74,8 +74,16 @@ def ensure_routing(gateway: Gateway) -> None:
 def place_order(s: Session, r: FieldReader) -> None:
     broker = broker_of(s)
     order, q = P.read_place_order(r, s.client_id or 0, s.gateway.config.accounts[0])
-    inst = resolve(s, q, order.order_id)
-    order.con_id = inst.conId
+    if q.secType == "BAG":
+        if not order.combo_legs:
+            raise SimError(321, "-'bN' : cause - Security type 'BAG' requires combo leg details.",
+                           req_id=order.order_id)
+        combo = broker.combo_of(order)  # a leg TWS does not know gets its error 321 here
+        assert combo is not None
+        inst = combo.instrument()
+    else:
+        inst = resolve(s, q, order.order_id)
+        order.con_id = inst.conId
     state = broker.place(order, inst)
     if state is not None:  # whatIf: the figures ride an openOrder, nothing is placed
         s.send(*P.open_order(order, inst, state))
@@ -99,8 +107,9 @@ def global_cancel(s: Session, r: FieldReader) -> None:
 
 
 def _send_open_orders(s: Session, orders: list[SimOrder]) -> None:
+    broker = broker_of(s)
     for order in orders:
-        inst = s.gateway.universe.get(order.con_id)
+        inst = broker.instrument_of(order)
         if inst is not None:
             s.send(*P.open_order(order, inst))
             s.send(*P.order_status(order))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..combos import Leg
 from ..instruments import Instrument
 from ..universe import ContractQuery
 from .fields import FieldReader
@@ -34,6 +35,21 @@ def read_contract(r: FieldReader, *, with_conid: bool = True, with_primary: bool
         primaryExchange=primary.strip().upper(), currency=currency.strip().upper(),
         localSymbol=local.strip(), tradingClass=trading_class.strip(),
     )
+
+
+def read_combo_legs(r: FieldReader, *, order_fields: bool = False) -> list[Leg]:
+    """The combo legs a BAG contract carries (count, then conId, ratio, action, exchange per leg;
+    placeOrder adds openClose, shortSaleSlot, designatedLocation and exemptCode)."""
+    legs = []
+    for _ in range(r.int("comboLegsCount", default=0)):
+        con_id = r.int("legConId", default=0)
+        ratio = r.int("legRatio", default=0)
+        action = r.str("legAction").strip().upper()
+        exchange = r.str("legExchange").strip().upper() or "SMART"
+        if order_fields:
+            r.str("legOpenClose"), r.str("legShortSaleSlot"), r.str("legDesignatedLocation"), r.str("legExemptCode")
+        legs.append(Leg(con_id, ratio, action, exchange))
+    return legs
 
 
 def contract_fields(inst: Instrument) -> list[object]:

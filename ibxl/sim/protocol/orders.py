@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from ..broker.orders import Condition, Fill, SimOrder
 from ..instruments import Instrument
 from ..universe import ContractQuery
-from .contracts import read_contract
+from .contracts import read_combo_legs, read_contract
 from .fields import BadField, FieldReader
 from .ids import Msg
 
@@ -57,8 +57,13 @@ def read_place_order(r: FieldReader, client_id: int, default_account: str) -> tu
     r.int("triggerMethod", default=0)
     outside_rth = r.bool("outsideRth")
     r.bool("hidden")
+    combo_legs: list[dict] = []
+    leg_prices: list[float | None] = []
     if q.secType == "BAG":
-        raise BadField("combination (BAG) orders are not supported by ibxl.sim")
+        combo_legs = [leg.to_json() for leg in read_combo_legs(r, order_fields=True)]
+        leg_prices = [_price(r, "legPrice") for _ in range(r.int("orderComboLegsCount", default=0))]
+        for _ in range(r.int("smartComboRoutingParamsCount", default=0)):
+            r.str("tag"), r.str("value")
     r.str("sharesAllocation")
     r.float("discretionaryAmt", default=0.0)
     good_after = r.str("goodAfterTime")
@@ -136,7 +141,8 @@ def read_place_order(r: FieldReader, client_id: int, default_account: str) -> tu
         oca_type=oca_type, order_ref=order_ref, transmit=transmit, parent_id=parent_id, outside_rth=outside_rth,
         good_till_date=good_till, good_after_time=good_after, trailing_percent=trailing_pct,
         trail_stop_price=trail_stop, display_size=display_size, conditions=conditions,
-        conditions_cancel=cancel_on_condition, conditions_ignore_rth=ignore_rth, what_if=what_if)
+        conditions_cancel=cancel_on_condition, conditions_ignore_rth=ignore_rth, what_if=what_if,
+        combo_legs=combo_legs, leg_prices=leg_prices)
     return order, q
 
 
@@ -169,8 +175,12 @@ def open_order(o: SimOrder, inst: Instrument, state: dict[str, float] | None = N
     # modelCode .. deltaNeutralAuxPrice (29)
     f += ["", o.good_till_date, "", "", "", 0, "", -1, 0, "", "", "", "", "", o.display_size, False, False, False,
           "", o.oca_type, False, False, "", o.parent_id, 0, "", 0, "", ""]
-    # continuousUpdate .. comboLegsDescrip (7), combo legs, order combo legs, smart combo params (3)
-    f += [False, 0, _opt(o.trail_stop_price), _opt(o.trailing_percent), "", "", "", 0, 0, 0]
+    # continuousUpdate .. comboLegsDescrip (7), combo legs, order combo legs, smart combo params
+    f += [False, 0, _opt(o.trail_stop_price), _opt(o.trailing_percent), "", "", _combo_description(o)]
+    f += [len(o.combo_legs)]
+    for leg in o.combo_legs:
+        f += [leg["con_id"], leg["ratio"], leg["action"], leg["exchange"], 0, 0, "", -1]
+    f += [len(o.leg_prices), *(_opt(p) for p in o.leg_prices), 0]
     # scale (3), hedgeType, optOutSmartRouting, clearingAccount, clearingIntent, notHeld, dnc present, algo
     f += ["", "", "", "", False, "", "", False, False, ""]
     # solicited, whatIf, order state (15), randomizeSize, randomizePrice
@@ -188,6 +198,12 @@ def open_order(o: SimOrder, inst: Instrument, state: dict[str, float] | None = N
     f += ["None", "", _opt(o.trail_stop_price), "", "", "", "", 0, "", "", "", "", False, False, False, False,
           "", "", False, "", "", "", "", ""]
     return f
+
+
+def _combo_description(o: SimOrder) -> str:
+    """TWS's comboLegsDescrip: ``conId|signed ratio`` per leg."""
+    return ",".join(f"{leg['con_id']}|{leg['ratio'] if leg['action'] == 'BUY' else -leg['ratio']}"
+                    for leg in o.combo_legs)
 
 
 def _condition_fields(c: Condition) -> list[object]:
