@@ -6,19 +6,16 @@ import time
 
 import pandas as pd
 
+from .connection import client as _client
 from .contracts import contract_text
+from .remote import on_hub
 
 POSITION_COLUMNS = ["account", "contract", "symbol", "sec_type", "position", "avg_cost"]
 PORTFOLIO_COLUMNS = ["account", "contract", "symbol", "sec_type", "position", "market_price", "market_value",
                      "avg_cost", "unrealized_pnl", "realized_pnl", "currency"]
 
 
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
-
-
+@on_hub
 def positions() -> pd.DataFrame:
     """Every position of every managed account (zero positions closed today included)."""
     c = _client()
@@ -27,6 +24,7 @@ def positions() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
+@on_hub
 def portfolio(account: str = "") -> pd.DataFrame:
     """Positions marked to market: price, value, average cost, unrealized and realized P&L."""
     c = _client()
@@ -38,6 +36,7 @@ def portfolio(account: str = "") -> pd.DataFrame:
     return df[df["position"] != 0].reset_index(drop=True)
 
 
+@on_hub
 def account_summary(tags: list[str] | None = None, account: str = "") -> pd.DataFrame:
     """Account figures (NetLiquidation, TotalCashValue, BuyingPower, ...) indexed by tag:
     columns value (float where numeric), currency, account."""
@@ -57,6 +56,7 @@ def account_summary(tags: list[str] | None = None, account: str = "") -> pd.Data
     return df.set_index("tag")
 
 
+@on_hub
 def account_value(tag: str, account: str = "") -> float:
     """One numeric account figure, e.g. ``account_value("NetLiquidation")``."""
     df = account_summary(account=account)
@@ -68,6 +68,7 @@ def account_value(tag: str, account: str = "") -> float:
 _pnl_subs: dict[str, object] = {}
 
 
+@on_hub
 def pnl(account: str = "", wait: float = 2.0) -> pd.DataFrame:
     """Today's P&L of the account (one row: daily_pnl, unrealized_pnl, realized_pnl), live from TWS."""
     c = _client()

@@ -12,6 +12,7 @@ from ib_async import Contract, Option
 
 from .contracts import contract_text, resolve
 from .errors import IBXLError
+from .remote import on_hub
 
 CHAIN_COLUMNS = ["contract", "expiry", "strike", "right", "bid", "ask", "last", "mid", "volume", "open_interest",
                  "iv", "delta", "gamma", "vega", "theta", "und_price"]
@@ -43,12 +44,14 @@ def _params(underlying: str):  # noqa: ANN202
     return c, und, main[0]
 
 
+@on_hub
 def expiries(underlying: str) -> list[str]:
     """Listed option expiries (YYYYMMDD), nearest first."""
     _, _, chain = _params(underlying)
     return sorted(chain.expirations)
 
 
+@on_hub
 def strikes(underlying: str) -> list[float]:
     """Listed strikes, lowest first."""
     _, _, chain = _params(underlying)
@@ -67,6 +70,7 @@ def _pick_expiries(listed: list[str], expiries_arg: object) -> list[str]:
     return wanted
 
 
+@on_hub
 def option_chain(underlying: str, expiries: object = None, strikes: object = None, right: str | None = None,
                  *, wait: float = 3.0, timeout: float = 300.0) -> pd.DataFrame:
     """Calls and puts of an underlying with quotes, greeks and open interest, one row per option.

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: modules that each add subcommands through ``register(subparsers)``
-COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands"]
+COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands", "ibxl.hub.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

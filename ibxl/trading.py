@@ -20,9 +20,11 @@ import pandas as pd
 from ib_async import LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder, Trade
 
 from .config import load
+from .connection import client as _client
 from .contracts import contract_text, resolve
 from .errors import OrderRejected, TradingDisabled
 from .order_keys import OrderKeys
+from .remote import on_hub
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 DONE = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
@@ -39,12 +41,6 @@ class OrderResult:
     remaining: float
     avg_fill_price: float
     message: str = ""
-
-
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
 
 
 def is_paper_account(account: str) -> bool:
@@ -155,6 +151,7 @@ def _settle(trade: Trade, wait: float) -> None:
         time.sleep(0.02)
 
 
+@on_hub
 def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float | None = None,  # noqa: A002
           stop: float | None = None, tif: str = "DAY", *, bracket: tuple[float, float] | None = None,
           key: str | None = None, outside_rth: bool = False, wait: float = 2.0) -> OrderResult:
@@ -220,6 +217,14 @@ def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float 
         return _result(key, existing)
 
 
+@on_hub
+def order_status(key: str) -> OrderResult:
+    """Where the order of a key stands (status ``Unknown`` when no order carries the key)."""
+    c = _client()
+    return _result(key, _find_by_ref(c, key))
+
+
+@on_hub
 def cancel(key: str, wait: float = 2.0) -> OrderResult:
     """Cancel the working order of a key (and its bracket legs)."""
     c = _client()
@@ -236,6 +241,7 @@ def cancel(key: str, wait: float = 2.0) -> OrderResult:
     return _result(key, trade)
 
 
+@on_hub
 def what_if(contract: str, side: str, qty: float, type: str = "LMT", limit: float | None = None,  # noqa: A002
             stop: float | None = None, tif: str = "DAY") -> dict[str, float]:
     """Commission and margin impact of an order, without sending it (allowed with trading off)."""
@@ -261,6 +267,7 @@ ORDER_COLUMNS = ["key", "order_id", "perm_id", "contract", "side", "quantity", "
                  "status", "filled", "remaining", "avg_fill_price"]
 
 
+@on_hub
 def orders(open_only: bool = False) -> pd.DataFrame:
     """This session's orders (and open ones recovered at connect)."""
     c = _client()
@@ -279,6 +286,7 @@ def orders(open_only: bool = False) -> pd.DataFrame:
     return pd.DataFrame(c.call(rows), columns=ORDER_COLUMNS)
 
 
+@on_hub
 def executions() -> pd.DataFrame:
     """Fills of this session: exec_id, time, contract, side, shares, price, commission, order_id, key."""
     c = _client()
