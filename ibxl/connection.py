@@ -127,10 +127,18 @@ class Client:
 
     async def _connect_once(self) -> None:
         self._connect_errors.clear()
+        task = asyncio.ensure_future(self.ib.connectAsync(self.host, self.port, clientId=self.settings.client_id,
+                                                          timeout=self.settings.timeout,
+                                                          account=self.settings.account))
+        # TWS answers a client id in use (326) and hangs up; ib_async would wait out its timeout
+        while not task.done() and not any(code == 326 for code, _ in self._connect_errors):
+            await asyncio.wait({task}, timeout=0.05)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         try:
-            await self.ib.connectAsync(self.host, self.port, clientId=self.settings.client_id,
-                                       timeout=self.settings.timeout, account=self.settings.account)
-        except (TimeoutError, ConnectionError, OSError) as exc:
+            await task
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError) as exc:
             if any(code == 326 for code, _ in self._connect_errors):
                 if self.ib.isConnected():
                     self.ib.disconnect()
@@ -308,6 +316,10 @@ def client() -> Client:
     with _lock:
         if _client is not None:
             return _client
+    if remote.mode() == remote.ATTACHED:
+        raise NotConnected("this process is attached to the hub, which owns the connection",
+                           hint="use ibxl's functions (they run in the hub), or ibxl.connect(hub=False) "
+                                "for a connection of this process's own")
     return connect(hub=False)
 
 

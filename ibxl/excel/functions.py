@@ -197,15 +197,13 @@ _sent_lock = threading.Lock()
 
 
 def _order_status(key: str) -> str:
-    from ibxl.connection import client
-    from ibxl.trading import _find_by_ref
+    from ibxl.trading import order_status
 
-    trade = _find_by_ref(client(), key)
-    if trade is None:
+    r = order_status(key)
+    if r.status == "Unknown":
         return "no order"
-    st = trade.orderStatus
-    text = f"{st.status} {st.filled:g}/{st.filled + st.remaining:g}"
-    return text + (f" @ {st.avgFillPrice:g}" if st.filled else "")
+    text = f"{r.status} {r.filled:g}/{r.filled + r.remaining:g}"
+    return text + (f" @ {r.avg_fill_price:g}" if r.filled else "")
 
 
 @excel_safe

@@ -298,11 +298,13 @@ class Hub:
 
         st = connection.status()
         reg = registry()
+        held = sorted(key for key, is_held in reg.held() if is_held)
         with self.procs_lock:
             procs = sorted({p.pid for p in self.procs.values()})
         store = config.load().cache_path / "bars.duckdb"
         return {**st, "hub_pid": os.getpid(), "hub_dir": str(self.directory), "instance": self.instance,
                 "processes": len(procs), "pids": procs, "lines": reg.lines_open(), "line_budget": reg.max_lines,
+                "lines_held": len(held), "held": held,
                 "pacing_headroom": bars.scheduler().headroom(), "store_bytes": store.stat().st_size if store.exists() else 0,
                 "calls": self.calls, "published": self.published, "refused": self.refused,
                 "uptime": round(time.time() - self.started, 1)}
