@@ -34,8 +34,11 @@ lint: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m ruff check .
 	IBXL_REQUIRE_BROWSER=1 $(PY) -m pytest -q
-	# the notebooks run top to bottom against the embedded gateway (caches in a scratch directory)
-	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks
+	# the notebooks run top to bottom against the embedded gateway, their kernels attached to a hub of
+	# their own (caches and hub in a scratch directory); the hub is stopped whatever the outcome
+	tmp=$$(mktemp -d) && export IBXL_HUB=1 IBXL_HUB_DIR=$$tmp/hub IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data; \
+		$(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks; rc=$$?; \
+		$(PY) -m ibxl hub stop >/dev/null; rm -rf $$tmp; exit $$rc
 
 demo: $(STAMP)
 	$(PY) -m ibxl demo

@@ -379,6 +379,7 @@ def run(settings: config.Settings, directory: Path | None = None) -> int:
     """Run a hub in this process until it is stopped (the ``ibxl hub serve`` command)."""
     directory = directory or hub_dir()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("ib_async").setLevel(logging.WARNING)  # TWS's errors stay in the log, not every order
     hub = Hub(settings, directory)
     try:
         hub.start()
