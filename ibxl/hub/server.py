@@ -306,7 +306,7 @@ class Hub:
                 "processes": len(procs), "pids": procs, "lines": reg.lines_open(), "line_budget": reg.max_lines,
                 "lines_held": len(held), "held": held,
                 "pacing_headroom": bars.scheduler().headroom(), "store_bytes": store.stat().st_size if store.exists() else 0,
-                "calls": self.calls, "published": self.published, "refused": self.refused,
+                "calls": self.calls, "updates": reg.updates, "published": self.published, "refused": self.refused,
                 "uptime": round(time.time() - self.started, 1)}
 
     # ------------------------------------------------------------ main loop
