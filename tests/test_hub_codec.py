@@ -30,6 +30,18 @@ def test_a_dataframe_crosses_as_one_arrow_buffer_with_its_index_zone_and_dtypes(
     pd.testing.assert_frame_equal(back["bars"], df, check_freq=False)
 
 
+def test_a_numeric_frame_crosses_as_raw_column_buffers():
+    idx = pd.date_range("2026-01-02", periods=5000, freq="min", tz="US/Eastern", name="time")
+    df = pd.DataFrame({"close": np.linspace(1, 2, 5000), "bar_count": np.arange(5000, dtype="int64"),
+                       "up": np.arange(5000) % 2 == 0,
+                       "t": pd.date_range("2026-01-02", periods=5000, freq="s", tz="UTC")}, index=idx)
+    back, buffers = _roundtrip(df)
+    assert len(buffers) == 5 and len(buffers[0]) == 5000 * 8  # the index and four columns, 8 bytes a value
+    pd.testing.assert_frame_equal(back, df, check_freq=False)
+    empty, _ = _roundtrip(pd.DataFrame({"a": pd.Series([], dtype=float)}))
+    assert list(empty.columns) == ["a"] and len(empty) == 0
+
+
 def test_plain_values_tuples_timestamps_series_and_records_round_trip():
     snap = QuoteSnapshot("AAPL", "AAPL", bid=1.5, time=pd.Timestamp("2026-01-02 15:00", tz="UTC"), stale=True)
     value = {"t": (1, "a", None), "n": float("nan"), "ts": pd.Timestamp("2026-01-02", tz="UTC"),

@@ -3,8 +3,9 @@
 Every message is a list of frames: an HMAC-SHA256 signature over all the other frames, a JSON
 header, a JSON body, and binary buffers. Nothing is decoded before its signature checks out. The
 body is plain JSON with a few tagged forms (tuples, timestamps, ibxl's dataclasses, exceptions);
-DataFrames travel as Arrow IPC streams in their own buffers (columnar, no per-row work), and quote
-updates as one fixed binary record each.
+DataFrames travel column by column in binary buffers, never row by row: numeric, boolean and
+datetime columns (bars, quotes, greeks) as their raw arrays (no conversion on either side), any
+other frame as an Arrow IPC stream. Quote updates are one fixed binary record each.
 """
 
 from __future__ import annotations
@@ -76,6 +77,65 @@ def _frame_from(buf: bytes) -> pd.DataFrame:
     return pa.ipc.open_stream(pa.py_buffer(buf)).read_all().to_pandas()
 
 
+def _plain_column(values: Any) -> tuple[dict[str, Any], Any] | None:
+    """A numeric, boolean or datetime column as (meta, raw buffer), or None for other kinds."""
+    dtype = values.dtype
+    tz = None
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        tz = str(dtype.tz)
+        values = (values.tz_convert("UTC").tz_localize(None) if isinstance(values, pd.Index)
+                  else values.dt.tz_convert("UTC").dt.tz_localize(None))
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind not in "biufM" or arr.dtype.hasobject:
+        return None
+    arr = np.ascontiguousarray(arr)
+    raw = arr.view("i8") if arr.dtype.kind == "M" else arr  # the buffer protocol has no datetime type
+    return {"dtype": arr.dtype.str, "tz": tz}, memoryview(raw).cast("B")
+
+
+def _numpy_frame(df: pd.DataFrame, buffers: list[bytes]) -> dict[str, Any] | None:
+    """Numeric frames (bars, quotes, greeks) as one raw buffer per column: no conversion either way."""
+    if not all(isinstance(c, str) for c in df.columns) or df.columns.has_duplicates:
+        return None
+    if isinstance(df.index, pd.MultiIndex):
+        return None
+    parts = []
+    for name in df.columns:
+        col = _plain_column(df[name])
+        if col is None:
+            return None
+        parts.append((name, col))
+    if isinstance(df.index, pd.RangeIndex):
+        index: dict[str, Any] = {"range": [df.index.start, df.index.stop, df.index.step]}
+    else:
+        col = _plain_column(df.index)
+        if col is None:
+            return None
+        buffers.append(col[1])
+        index = {**col[0], "buf": len(buffers) - 1}
+    index["name"] = df.index.name if isinstance(df.index.name, str | None) else str(df.index.name)
+    columns = []
+    for name, (meta, buf) in parts:
+        buffers.append(buf)
+        columns.append({**meta, "name": name, "buf": len(buffers) - 1})
+    return {"columns": columns, "index": index, "rows": len(df)}
+
+
+def _numpy_values(meta: dict[str, Any], buffers: list[bytes]) -> Any:
+    arr = np.frombuffer(buffers[meta["buf"]], dtype=np.dtype(meta["dtype"]))
+    if meta.get("tz"):
+        return pd.DatetimeIndex(arr).tz_localize("UTC").tz_convert(meta["tz"])
+    return arr
+
+
+def _numpy_frame_from(body: dict[str, Any], buffers: list[bytes]) -> pd.DataFrame:
+    ix = body["index"]
+    index = pd.RangeIndex(*ix["range"]) if "range" in ix else pd.Index(_numpy_values(ix, buffers))
+    index.name = ix.get("name")
+    data = {c["name"]: _numpy_values(c, buffers) for c in body["columns"]}
+    return pd.DataFrame(data, index=index, columns=[c["name"] for c in body["columns"]], copy=True)
+
+
 def encode(value: Any, buffers: list[bytes]) -> Any:
     """``value`` as JSON-ready data; DataFrames are appended to ``buffers`` and referenced by index."""
     if value is None or isinstance(value, bool | int | str):
@@ -93,6 +153,9 @@ def encode(value: Any, buffers: list[bytes]) -> Any:
             return {k: encode(v, buffers) for k, v in value.items()}
         return {"$d": [[encode(k, buffers), encode(v, buffers)] for k, v in value.items()]}
     if isinstance(value, pd.DataFrame):
+        plain = _numpy_frame(value, buffers)
+        if plain is not None:
+            return {"$np": plain}
         data = _frame_bytes(value)
         if data is not None:
             buffers.append(data)
@@ -149,6 +212,8 @@ def decode(value: Any, buffers: list[bytes]) -> Any:
             return tuple(decode(v, buffers) for v in body)
         if tag == "$d":
             return {_hashable(decode(k, buffers)): decode(v, buffers) for k, v in body}
+        if tag == "$np":
+            return _numpy_frame_from(body, buffers)
         if tag == "$df":
             return _frame_from(buffers[body])
         if tag == "$dfj":

@@ -216,7 +216,7 @@ class HubLink:
         deadline = time.monotonic() + timeout
         while True:
             if sock.poll(100):
-                reply = sock.recv_multipart()
+                reply = [f.buffer if len(f) > 65536 else f.bytes for f in sock.recv_multipart(copy=False)]
                 try:
                     codec.verify(self.key, reply[0], reply[1:])
                 except codec.BadSignature:

@@ -322,7 +322,7 @@ class Hub:
             if self.replies in events:
                 while True:
                     try:
-                        self.router.send_multipart(self.replies.recv_multipart(zmq.NOBLOCK), copy=False)
+                        self.router.send_multipart(self.replies.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
                     except zmq.Again:
                         break
             if self.router in events:

@@ -1,8 +1,8 @@
 """Where the hub listens and who may talk to it: a private directory, a per-user key, and the
 ZeroMQ sockets (ROUTER/DEALER for calls, PUB/SUB for quotes) over local ``ipc://`` endpoints.
 
-The directory is ``IBXL_HUB_DIR`` or ``<user runtime dir>/ibxl/hub`` (falling back to the user
-data directory), created 0700; the key file in it is 0600. Another user cannot open the
+The directory is ``IBXL_HUB_DIR``, else ``$XDG_RUNTIME_DIR/ibxl/hub`` when the system has a
+runtime directory, else ``<user data dir>/ibxl/hub``; it is created 0700; the key file in it is 0600. Another user cannot open the
 endpoints (the directory), and nothing listens on the network. ``Transport`` is the one place
 that knows socket kinds and addresses, so a hub on a shared server (tcp with CURVE) is a second
 implementation of it.
@@ -31,11 +31,12 @@ def hub_dir() -> Path:
     if env:
         path = Path(env)
     else:
-        try:
-            base = Path(platformdirs.user_runtime_dir("ibxl"))
-            base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError:
-            base = Path(platformdirs.user_data_dir("ibxl"))
+        base = Path(platformdirs.user_data_dir("ibxl"))
+        if os.environ.get("XDG_RUNTIME_DIR"):  # the per-login 0700 directory, when the system has one
+            with contextlib.suppress(OSError):
+                runtime = Path(platformdirs.user_runtime_dir("ibxl"))
+                runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+                base = runtime
         path = base / "hub"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     st = path.stat()
