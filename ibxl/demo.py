@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +60,12 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
     env = dict(os.environ)
     if gateway is not None:
         env.update({"IBXL_HOST": gateway.host, "IBXL_PORT": str(gateway.port)})
+    # every tab's kernel attaches to one hub of the demo's own (one API connection for any number of
+    # tabs and reloads); it ends with the demo, or on its own once no kernel is left
+    hub_tmp = None if env.get("IBXL_HUB_DIR") else tempfile.mkdtemp(prefix="ibxl-demo-")
+    env.update({"IBXL_HUB": "1", "IBXL_HUB_DIR": env.get("IBXL_HUB_DIR") or f"{hub_tmp}/hub",
+                "IBXL_HUB_IDLE": env.get("IBXL_HUB_IDLE") or "30"})
+    subprocess.run([sys.executable, "-m", "ibxl", "hub", "start"], env=env, stdout=subprocess.DEVNULL, timeout=120)
     cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--no-browser",
            "--Voila.ip=127.0.0.1", "--theme=light"]
     proc = subprocess.Popen(cmd, env=env)
@@ -80,6 +88,9 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        subprocess.run([sys.executable, "-m", "ibxl", "hub", "stop"], env=env, stdout=subprocess.DEVNULL, timeout=60)
+        if hub_tmp is not None:
+            shutil.rmtree(hub_tmp, ignore_errors=True)
         if gateway is not None:
             gateway.stop()
     return 0
