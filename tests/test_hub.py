@@ -234,6 +234,7 @@ def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_o
     p.stdin.write("go\n")
     p.stdin.flush()
     r = _result(p, timeout=60)
+    print("kill -9 of the hub:", r)
     assert r["stale_after"] is not None and r["stale_after"] < 3, r
     assert r["back_after"] < 5, r
     assert r["streaming"] and isinstance(r["cell"], float), r

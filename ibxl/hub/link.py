@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import fcntl
 import itertools
 import json
@@ -250,8 +251,13 @@ class HubLink:
         return snap
 
     def hold(self, key: str, held: bool) -> None:
-        """Tell the hub whether this process holds the line."""
-        self.request("hold", {"key": key, "held": held}, timeout=60.0)
+        """Tell the hub whether this process holds the line (letting go never waits for a hub
+        that is away: a new hub learns only the holds that remain)."""
+        if held:
+            self.request("hold", {"key": key, "held": True}, timeout=60.0)
+            return
+        with contextlib.suppress(IBXLError):
+            self.request("hold", {"key": key, "held": False}, timeout=5.0, wait_up=False)
 
     def forget(self, key: str) -> None:
         """This process no longer reads the line."""
@@ -357,9 +363,13 @@ class HubLink:
         self.generation += 1
         registry().mark_stale()
         log.warning("the hub stopped answering; starting a new one")
+        # the new hub connects where the old one did, whoever started that one
+        target = dataclasses.replace(self.settings, sim=bool(self.info.get("sim")))
+        if not target.sim and self.info.get("port"):
+            target = dataclasses.replace(target, host=str(self.info["host"]), port=int(self.info["port"]))
         while not self.closed.is_set():
             try:
-                self.info = ensure_hub(self.directory, self.settings)
+                self.info = ensure_hub(self.directory, target)
                 break
             except IBXLError as exc:
                 log.warning("could not restart the hub: %s", exc)
