@@ -345,3 +345,79 @@ def test_a_client_id_in_use_is_reported_and_the_hub_takes_the_next(hub_env, gw):
 def _status_after_attach(env: dict) -> dict:
     _result(_spawn(env, 'ibxl.connect(); print(json.dumps({"ok": True}))'))
     return _status(env)
+
+
+NOTEBOOK_CELLS = [
+    "import json, os, time\nimport ibxl\nclient = ibxl.connect()",
+    "q = ibxl.quotes(['AAPL', 'MSFT'])\nbars = ibxl.history('AAPL', duration='20 D')\n"
+    "chain = ibxl.option_chain('SPY', strikes=2, right='C')",
+    "sent = ibxl.order('AAPL', 'BUY', 1, 'LMT', limit=round(float(q.loc['AAPL', 'bid']) * 0.99, 2), key='desk-nb')\n"
+    "deadline = time.time() + 60\n"
+    "while time.time() < deadline and not {'desk-nb', 'desk-xl', 'desk-py'} <= set(ibxl.orders()['key']):\n"
+    "    time.sleep(0.2)\n"
+    "json.dump({'bid': float(q.loc['AAPL', 'bid']), 'bars': len(bars), 'chain': len(chain),\n"
+    "           'keys': sorted(set(ibxl.orders()['key']))}, open(os.environ['NB_OUT'], 'w'))",
+]
+
+
+def test_excel_server_a_notebook_kernel_and_a_script_share_one_connection(hub_env, gw, tmp_path):
+    import httpx
+    import nbformat
+    from ports import free_port, wait_listening
+
+    port, token = free_port(), "t-" + os.urandom(6).hex()
+    env = {**hub_env, "XLWINGS_LICENSE_KEY": "noncommercial", "NB_OUT": str(tmp_path / "nb.json")}
+    server = subprocess.Popen([PY, "-m", "ibxl", "excel", "serve", "--port", str(port), "--token", token], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
+    nbformat.write(nb, tmp_path / "desk.ipynb")
+    kernel = None
+    try:
+        assert wait_listening(port, 60, server), "ibxl excel serve did not start"
+
+        def cell(func: str, *args: object) -> object:
+            body = {"client": "Office.js", "version": "0.37.8", "runtime": "1.4", "func_name": func,
+                    "args": [[[a]] for a in args], "caller_address": "Sheet1!B2"}
+            r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call", json=body,
+                           headers={"Authorization": token}, timeout=120)
+            assert r.status_code == 200, r.text
+            return r.json()["result"]
+
+        kernel = subprocess.Popen([PY, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                                   "--ExecutePreprocessor.timeout=180", str(tmp_path / "desk.ipynb"),
+                                   "--output", str(tmp_path / "ran.ipynb")], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        script = _spawn(hub_env, """
+            q = ibxl.quotes(["AAPL", "IBM"])
+            bars = ibxl.history("IBM", duration="20 D")
+            ibxl.order("AAPL", "BUY", 1, "LMT", limit=round(float(q.loc["AAPL", "bid"]) * 0.99, 2), key="desk-py")
+            print(json.dumps({"bid": float(q.loc["AAPL", "bid"]), "bars": len(bars)}))
+        """)
+        # (QUOTE streams over socket.io, tested in test_excel_server; ORDER takes its own quote in the hub)
+        hist = cell("HISTORY", "AAPL", "20 D", "1 day")
+        chain = cell("CHAIN", "SPY", "", "C", 2)
+        limit = round(float(hist[-1][hist[0].index("close")]) * 0.98, 2)
+        placed = cell("ORDER", "desk-xl", "AAPL", "BUY", 1, "LMT", limit, "", "DAY", True)[0][0]
+        py = _result(script)
+        out, err = kernel.communicate(timeout=240)
+        assert kernel.returncode == 0, err[-3000:]
+        nb_out = json.loads((tmp_path / "nb.json").read_text())
+        orders = cell("ORDERS")
+    finally:
+        if kernel is not None and kernel.poll() is None:
+            kernel.kill()
+        server.terminate()
+        server.wait(20)
+    assert py["bid"] > 0 and nb_out["bid"] > 0
+    assert len(hist) > 10 and py["bars"] > 10 and nb_out["bars"] > 10
+    assert len(chain) >= 3 and nb_out["chain"] >= 2
+    assert "Submitted" in str(placed), placed
+    assert nb_out["keys"] == ["desk-nb", "desk-py", "desk-xl"]
+    keys = [row[orders[0].index("key")] for row in orders[1:]]
+    assert sorted(keys) == ["desk-nb", "desk-py", "desk-xl"], orders
+    refs = gw.call(lambda g: sorted(o.order_ref for o in g.models["broker"].orders.values()))
+    assert refs == ["desk-nb", "desk-py", "desk-xl"]
+    assert _sessions(gw) == 1, "one API connection for the three processes"
+    attached = {line.split("process ")[1].split()[0] for line in _hub_log(hub_env).splitlines()
+                if " attached" in line and "process " in line}
+    assert len(attached) >= 3, attached

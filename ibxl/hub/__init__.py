@@ -7,6 +7,7 @@ function servers, notebooks, the dashboard and scripts (see ``docs/hub.md``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -59,12 +60,14 @@ def stop(timeout: float = 10.0) -> bool:
     from .link import request
 
     directory = hub_dir()
-    pid = _pid(directory)
-    try:
-        request("stop", timeout=3.0)
-        asked = True
-    except NotConnected:
-        asked = False
+    with open(directory / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a hub being started right now is stopped once it is up
+        pid = _pid(directory)
+        try:
+            request("stop", timeout=3.0)
+            asked = True
+        except NotConnected:
+            asked = False
     if pid is None:
         return asked
     deadline = time.monotonic() + timeout
