@@ -101,6 +101,15 @@ def test_quote_records_keep_every_field():
     assert origin == 123.0 and not stale and math.isnan(rebuilt.iv)
 
 
+def test_a_batch_of_quote_records_keeps_each_key_with_its_record():
+    snaps = [QuoteSnapshot(k, k, bid=float(i)) for i, k in enumerate(["AAPL", "EUR.USD/CASH", "AAPL 20261218 150 C"])]
+    keys, records = codec.pack_quotes([(s.contract, s, 1.0) for s in snaps])
+    back = codec.unpack_quotes(keys, records)
+    assert [(k, v[0]) for k, v, *_ in back] == [("AAPL", 0.0), ("EUR.USD/CASH", 1.0), ("AAPL 20261218 150 C", 2.0)]
+    with pytest.raises(ValueError, match="do not match"):
+        codec.unpack_quotes(keys, records[:-1])
+
+
 def test_only_registered_ibxl_functions_can_be_called():
     assert remote.registered("ibxl.bars:history") is not None
     assert remote.registered("ibxl.trading:order_status") is not None

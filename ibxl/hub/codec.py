@@ -5,7 +5,8 @@ header, a JSON body, and binary buffers. Nothing is decoded before its signature
 body is plain JSON with a few tagged forms (tuples, timestamps, ibxl's dataclasses, exceptions);
 DataFrames travel column by column in binary buffers, never row by row: numeric, boolean and
 datetime columns (bars, quotes, greeks) as their raw arrays (no conversion on either side), any
-other frame as an Arrow IPC stream. Quote updates are one fixed binary record each.
+other frame as an Arrow IPC stream. Quote updates are fixed binary records, one batch (all the
+lines that changed together) per message.
 """
 
 from __future__ import annotations
@@ -298,6 +299,20 @@ def pack_quote(snap: Any, origin: float) -> bytes:
     t = snap.time
     return _QUOTE.pack(*(getattr(snap, f) for f in QUOTE_FIELDS), t.timestamp() if t is not None else math.nan,
                        origin, snap.stale)
+
+
+def pack_quotes(items: list[tuple[str, Any, float]]) -> tuple[bytes, bytes]:
+    """A batch of (key, snapshot, origin) as two frames: the keys, one per line, and the records."""
+    return "\n".join(k for k, _, _ in items).encode(), b"".join(pack_quote(s, o) for _, s, o in items)
+
+
+def unpack_quotes(keys: bytes, records: bytes) -> list[tuple[str, tuple[float, ...], pd.Timestamp | None, float, bool]]:
+    """The (key, values, time, origin, stale) of every record of a batch."""
+    names = keys.decode().split("\n")
+    size = _QUOTE.size
+    if len(records) != size * len(names):
+        raise ValueError("a quote batch whose records do not match its keys")
+    return [(name, *unpack_quote(records[i * size:(i + 1) * size])) for i, name in enumerate(names)]
 
 
 def unpack_quote(data: bytes) -> tuple[tuple[float, ...], pd.Timestamp | None, float, bool]:

@@ -284,19 +284,22 @@ class HubLink:
         return self
 
     def _apply(self, frames: list[bytes]) -> None:
-        topic, signature, payload = frames
+        if len(frames) != 4:
+            return
+        topic, signature, keys, records = frames
         try:
-            codec.verify(self.key, signature, [topic, payload])
+            codec.verify(self.key, signature, [topic, keys, records])
         except codec.BadSignature:
             log.warning("dropped a quote update with a bad signature")
             return
-        key = topic.decode()
         reg = registry()
-        if not payload:
-            reg.drop(key)
+        if topic == b"C":
+            reg.drop(keys.decode())
             return
-        values, t, origin, stale = codec.unpack_quote(payload)
-        reg.apply(QuoteSnapshot(key, self._symbols.get(key, ""), *values, t, stale, time.monotonic()), origin)
+        now = time.monotonic()
+        symbols = self._symbols
+        for key, values, t, origin, stale in codec.unpack_quotes(keys, records):
+            reg.apply(QuoteSnapshot(key, symbols.get(key, ""), *values, t, stale, now), origin)
         self.received += 1
 
     def _pump(self) -> None:

@@ -153,18 +153,18 @@ class Hub:
         with self.pub_lock:
             if self.stopping.is_set():
                 return
-            for line in lines:
-                topic = line.key.encode()
-                payload = codec.pack_quote(line.snapshot, line.origin or time.time())
-                self.pub.send_multipart([topic, codec.sign(self.key, [topic, payload]), payload], copy=False)
-                self.published += 1
+            now = time.time()
+            for i in range(0, len(lines), 500):
+                keys, records = codec.pack_quotes([(x.key, x.snapshot, x.origin or now) for x in lines[i:i + 500]])
+                self.pub.send_multipart([b"Q", codec.sign(self.key, [b"Q", keys, records]), keys, records])
+            self.published += len(lines)
 
     def _publish_closed(self, key: str) -> None:
         with self.pub_lock:
             if self.stopping.is_set():
                 return
-            topic = key.encode()
-            self.pub.send_multipart([topic, codec.sign(self.key, [topic, b""]), b""])
+            keys = key.encode()
+            self.pub.send_multipart([b"C", codec.sign(self.key, [b"C", keys, b""]), keys, b""])
         with self.procs_lock:
             for p in self.procs.values():
                 p.interest.discard(key)
