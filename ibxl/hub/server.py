@@ -40,6 +40,8 @@ IDLE_SECONDS = 600.0
 #: how many further client ids the hub tries when TWS says its id is in use (326)
 CLIENT_ID_TRIES = 10
 WORKERS = 16
+#: calls slower than this are logged (history of years of small bars, large chains)
+SLOW_SECONDS = 2.0
 
 
 def idle_seconds() -> float:
@@ -190,6 +192,7 @@ class Hub:
         sock.send_multipart(frames, copy=False)
 
     def _work(self, ident: list[bytes], header: dict, body: Any) -> None:
+        t0 = time.perf_counter()
         try:
             value = self._handle(header, body)
             ok = True
@@ -197,8 +200,12 @@ class Hub:
             if not isinstance(exc, IBXLError | ValueError | KeyError | TypeError):
                 log.exception("call %s failed", header.get("op"))
             value, ok = codec.error_info(exc), False
+        t1 = time.perf_counter()
         if not self.stopping.is_set():
             self._send_from_worker(self._reply_frames(ident, header.get("id"), ok, value))
+        if t1 - t0 > SLOW_SECONDS:
+            log.info("%s %s took %.1f s", header.get("op"), body.get("name", "") if isinstance(body, dict) else "",
+                     t1 - t0)
 
     # ------------------------------------------------------------ requests
     def _proc(self, header: dict) -> Proc:
