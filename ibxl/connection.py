@@ -283,6 +283,8 @@ def connect(host: str | None = None, port: int | None = None, client_id: int | N
                 _client = None
         explicit = {k: v for k, v in (("sim", sim), ("host", host), ("port", port)) if v is not None}
         return remote.attach(settings, explicit)
+    if remote.mode() == remote.ATTACHED:
+        remote.detach()  # this process leaves the hub before it connects on its own
     with _lock:
         if _client is not None:
             same = (_client.settings.sim and settings.sim) or (

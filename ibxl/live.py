@@ -217,6 +217,11 @@ class Registry:
             c.state_listeners.append(self._on_state)
             c.loop.call_soon_threadsafe(lambda: c.loop.create_task(self._janitor()))
 
+    @property
+    def source(self) -> LineSource | None:
+        """Where lines come from when this process is attached to the hub (None otherwise)."""
+        return self._source
+
     def use_source(self, source: LineSource | None) -> None:
         """Take lines from ``source`` (the hub) instead of a connection of this process."""
         with self._lock:

@@ -279,7 +279,7 @@ class HubLink:
     # ------------------------------------------------------------ the stream and the heartbeat
     def start(self) -> HubLink:
         """Say hello and start the stream and heartbeat thread."""
-        self.request("hello", {}, timeout=10.0)
+        self.request("hello", {}, timeout=5.0)
         self._thread.start()
         return self
 
@@ -391,8 +391,10 @@ class HubLink:
             if self.up.is_set():
                 self.request("bye", {}, timeout=1.0, wait_up=False)
         self.closed.set()
-        self._thread.join(2.0) if self._thread.is_alive() else None
-        registry().use_source(None)
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        if registry().source is self:
+            registry().use_source(None)
         self.ctx.destroy(linger=0)
 
 
@@ -411,9 +413,17 @@ def attach(settings: config.Settings | None = None, explicit: dict[str, Any] | N
         if _link is not None:
             _link.close()
         settings = settings or config.load()
-        info = ensure_hub(directory, settings, explicit)
-        link = HubLink(directory, settings, info)
-        link.start()
+        for attempt in range(2):
+            info = ensure_hub(directory, settings, explicit)
+            link = HubLink(directory, settings, info)
+            try:
+                link.start()
+                break
+            except (NotConnected, RequestTimeout):
+                # the hub we found was just ending (idle); the next one answers
+                link.close()
+                if attempt:
+                    raise
         registry().use_source(link)
         remote.set_mode(remote.ATTACHED, link)
         _link = link

@@ -79,6 +79,8 @@ class Hub:
         self.ctx = zmq.Context()
         self.pub_lock = threading.Lock()
         self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="ibxl-hub")
+        # opening and holding lines never waits behind long calls (history can take minutes)
+        self.line_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ibxl-hub-lines")
         self.local = threading.local()
         self.stopping = threading.Event()
         self.client: connection.Client | None = None
@@ -140,6 +142,7 @@ class Hub:
         self.stopping.set()
         time.sleep(0.1)  # let the last replies (the answer to "stop") leave
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.line_pool.shutdown(wait=False, cancel_futures=True)
         for name in ("hub.json", "calls", "quotes"):
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / name).unlink()
@@ -379,7 +382,8 @@ class Hub:
             self.router.send_multipart(self._reply_frames(ident, header.get("id"), ok, value), copy=False)
         else:
             self._proc(header)
-            self.pool.submit(self._work, ident, header, body)
+            pool = self.pool if header.get("op") == "call" else self.line_pool
+            pool.submit(self._work, ident, header, body)
 
 
 def run(settings: config.Settings, directory: Path | None = None) -> int:
