@@ -421,3 +421,12 @@ def test_excel_server_a_notebook_kernel_and_a_script_share_one_connection(hub_en
     attached = {line.split("process ")[1].split()[0] for line in _hub_log(hub_env).splitlines()
                 if " attached" in line and "process " in line}
     assert len(attached) >= 3, attached
+
+
+def test_a_second_hub_in_the_same_directory_refuses_to_start_and_leaves_the_first_alone(hub_env):
+    first = _status_after_attach(hub_env)
+    second = subprocess.run([PY, "-m", "ibxl", "hub", "serve"], env=hub_env, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == 1 and "another hub already runs" in second.stdout + second.stderr
+    again = _status(hub_env)
+    assert again["hub_pid"] == first["hub_pid"] and again["connected"]

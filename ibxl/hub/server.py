@@ -89,6 +89,7 @@ class Hub:
         self.calls = 0
         self.published = 0
         self._lock_file: Any = None
+        self._locked = False
 
     # ------------------------------------------------------------ start and stop
     def _take_lock(self) -> None:
@@ -97,6 +98,7 @@ class Hub:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise IBXLError(f"another hub already runs in {self.directory}") from None
+        self._locked = True
 
     def _connect(self) -> connection.Client:
         """Connect with the configured client id, or the next free one when TWS says it is in use."""
@@ -143,11 +145,12 @@ class Hub:
         time.sleep(0.1)  # let the last replies (the answer to "stop") leave
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.line_pool.shutdown(wait=False, cancel_futures=True)
-        for name in ("hub.json", "calls", "quotes"):
-            with contextlib.suppress(FileNotFoundError):
-                (self.directory / name).unlink()
-        with contextlib.suppress(Exception):
-            connection.disconnect()
+        if self._locked:  # a hub that lost the race for the lock leaves the running one's files alone
+            for name in ("hub.json", "calls", "quotes"):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.directory / name).unlink()
+            with contextlib.suppress(Exception):
+                connection.disconnect()
         self.ctx.destroy(linger=0)
         if self._lock_file is not None:
             self._lock_file.close()
