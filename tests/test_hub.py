@@ -430,3 +430,54 @@ def test_a_second_hub_in_the_same_directory_refuses_to_start_and_leaves_the_firs
     assert second.returncode == 1 and "another hub already runs" in second.stdout + second.stderr
     again = _status(hub_env)
     assert again["hub_pid"] == first["hub_pid"] and again["connected"]
+
+
+WATCH = """
+    ibxl.connect()
+    h = ibxl.subscribe("AAPL")
+    while not h.snapshot().has_data:
+        time.sleep(0.05)
+    print(json.dumps({"ready": True}), flush=True)
+    t0 = time.monotonic()
+    stale_at = back_at = None
+    while time.monotonic() - t0 < 40 and back_at is None:
+        s = h.snapshot()
+        if stale_at is None and s.stale:
+            stale_at = time.monotonic() - t0
+        elif stale_at is not None and not s.stale and s.has_data:
+            back_at = time.monotonic() - t0
+        time.sleep(0.05)
+    print(json.dumps({"stale_at": stale_at, "back_at": back_at}))
+"""
+
+
+def test_tws_going_away_is_handled_in_the_hub_and_every_process_follows(tmp_path):
+    from ports import free_port
+
+    port = free_port()
+    env = {**os.environ, "IBXL_HUB": "1", "IBXL_HUB_DIR": str(tmp_path / "hub"),
+           "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data"),
+           "IBXL_CONFIG": str(tmp_path / "config.toml"), "IBXL_HOST": "127.0.0.1", "IBXL_PORT": str(port),
+           "IBXL_HUB_IDLE": "60"}
+    env.pop("IBXL_SIM", None)
+    first = SimGateway(SimConfig(seed=7, port=port)).start()
+    second = None
+    watchers = []
+    try:
+        watchers = [_spawn(env, WATCH) for _ in range(2)]
+        for w in watchers:
+            assert json.loads(w.stdout.readline())["ready"]
+        first.stop()  # TWS's daily restart
+        time.sleep(2.0)
+        second = SimGateway(SimConfig(seed=7, port=port)).start()
+        results = [_result(w, timeout=60) for w in watchers]
+        for r in results:
+            assert r["stale_at"] is not None and r["back_at"] is not None, r
+        assert _sessions(second) == 1, "the hub reconnected once for every process"
+    finally:
+        for w in watchers:
+            if w.poll() is None:
+                w.kill()
+        subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=env, capture_output=True, timeout=60)
+        if second is not None:
+            second.stop()
