@@ -68,10 +68,10 @@ def role_fanout() -> None:
             v = h.version
             if v != seen[i]:
                 seen[i] = v
-                line = h._line  # noqa: SLF001 - the benchmark reads when the update arrived
-                applied_wall = now_wall - (now_mono - line.snapshot.updated)
-                if line.origin:
-                    lat.append(applied_wall - line.origin)
+                origin = h.origin
+                applied_wall = now_wall - (now_mono - h.snapshot().updated)
+                if origin:
+                    lat.append(applied_wall - origin)
         time.sleep(0.02)  # each seen update carries its own arrival time: polling only finds them
     lat.sort()
     print(json.dumps({"updates": reg.updates - start_updates, "n": len(lat),

@@ -168,6 +168,11 @@ class QuoteHandle:
         """Increments on every update (cheap change detection)."""
         return self._line.version
 
+    @property
+    def origin(self) -> float:
+        """Wall-clock time the current update reached the process that owns the connection."""
+        return self._line.origin
+
     def snapshot(self) -> QuoteSnapshot:
         """The latest quote."""
         line = self._line
@@ -398,7 +403,7 @@ class Registry:
         if handle.released:
             return
         handle.released = True
-        line = handle._line  # noqa: SLF001
+        line = handle._line
         with self._lock:
             line.refs -= 1
             line.last_read = time.monotonic()

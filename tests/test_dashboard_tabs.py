@@ -22,12 +22,12 @@ if not Path(CHROMIUM).exists() and not (os.environ.get("CI") or os.environ.get("
     pytest.skip("chromium is not installed (make browser installs it)", allow_module_level=True)
 
 
-def _prices(page) -> list[float]:  # noqa: ANN001
+def _prices(page: object) -> list[float]:
     texts = page.locator(".ibxl-quote-price").all_inner_texts()
     return [float(t.replace(",", "")) for t in texts if re.fullmatch(r"[\d,]+\.\d+", t.strip())]
 
 
-def _live(page, timeout: float = 90) -> bool:  # noqa: ANN001
+def _live(page: object, timeout: float = 90) -> bool:
     """True once the page shows five prices and they change."""
     deadline = time.monotonic() + timeout
     page.wait_for_selector(".ibxl-quote-price", timeout=timeout * 1000)
