@@ -39,8 +39,11 @@ test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	IBXL_REQUIRE_BROWSER=1 $(PY) -m pytest -q
-	# the notebooks run top to bottom against the embedded gateway (caches in a scratch directory)
-	tmp=$$(mktemp -d) && IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks ibxl/dashboard
+	# the notebooks run top to bottom against the embedded gateway, their kernels attached to a hub of
+	# their own (caches and hub in a scratch directory); the hub is stopped whatever the outcome
+	tmp=$$(mktemp -d) && export IBXL_HUB=1 IBXL_HUB_DIR=$$tmp/hub IBXL_CACHE_DIR=$$tmp/cache IBXL_DATA_DIR=$$tmp/data; \
+		$(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks ibxl/dashboard; rc=$$?; \
+		$(PY) -m ibxl hub stop >/dev/null; rm -rf $$tmp; exit $$rc
 	# nothing the tests started may outlive them (servers, kernels, gateways, hubs, browsers)
 	$(PY) tests/leftovers.py
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .connection import client as _client
 from .contracts import contract_text
 from .errors import IBXLError
 from .remote import on_hub
@@ -28,12 +29,6 @@ NOT_ADDITIVE = {"Cushion", "Leverage", "AccountType", "DayTradesRemaining", "Loo
                 "HighestSeverity", "Currency", "AccountOrGroup", "RealCurrency", "ExchangeRate"}
 
 AccountArg = str | list[str] | tuple[str, ...] | None
-
-
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
 
 
 @on_hub

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from .contracts import contract_text, resolve
-from .errors import IBError
+from .errors import INFO_CODES, IBError
+from .remote import on_hub
 from .scheduler import HistoricalScheduler
 from .store import BAR_COLUMNS, BarStore
 
@@ -116,6 +117,7 @@ def _frame(bars: list, bar_seconds: int, tz: str) -> pd.DataFrame:
     return df[~df.index.duplicated(keep="last")]
 
 
+@on_hub
 def history(contract: str, *, start: object = None, end: object = None, duration: str | None = None,
             bar_size: str = "1 day", what: str = "TRADES", rth: bool = True, progress: bool = False,
             timeout: float = 600.0) -> pd.DataFrame:
@@ -166,7 +168,7 @@ def history(contract: str, *, start: object = None, end: object = None, duration
         errors: list[tuple[int, str]] = []
 
         def on_error(req_id: int, code: int, msg: str, contract: object) -> None:
-            if getattr(contract, "conId", None) == con.conId and code not in (2104, 2106, 2158):
+            if getattr(contract, "conId", None) == con.conId and code not in INFO_CODES:
                 errors.append((code, msg))
 
         c.ib.errorEvent += on_error

@@ -9,7 +9,7 @@ import sys
 from .extras import MissingExtra
 
 #: modules that each add subcommands through ``register(subparsers)``
-COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands"]
+COMMAND_MODULES = ["ibxl.sim.commands", "ibxl.demo", "ibxl.excel.commands", "ibxl.hub.commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,11 @@ No credentials are ever stored: TWS or IB Gateway holds the login.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,29 @@ _ENV = {"host": "IBXL_HOST", "port": "IBXL_PORT", "client_id": "IBXL_CLIENT_ID",
         "excel_legacy_arrays": "IBXL_EXCEL_LEGACY_ARRAYS"}
 
 
+#: settings that follow a call made through the hub: the caller's order guards, not the hub's
+CALLER_SETTINGS = ("trading", "allow_live", "max_order_quantity", "max_order_notional", "price_band")
+_caller: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("ibxl_caller_settings",
+                                                                               default=None)
+
+
+def caller_settings() -> dict[str, Any]:
+    """This process's order guards (trading mode and limits), sent along with every hub call."""
+    s = load()
+    return {name: getattr(s, name) for name in CALLER_SETTINGS}
+
+
+@contextlib.contextmanager
+def scoped(values: dict[str, Any] | None) -> Iterator[None]:
+    """Within the block (on this thread), ``load()`` uses the calling process's order guards."""
+    clean = {k: v for k, v in (values or {}).items() if k in CALLER_SETTINGS}
+    token = _caller.set(clean or None)
+    try:
+        yield
+    finally:
+        _caller.reset(token)
+
+
 def _coerce(name: str, value: Any, kind: type | str) -> Any:
     if kind is bool or isinstance(kind, str) and kind == "bool":
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
@@ -100,6 +126,9 @@ def load(**overrides: Any) -> Settings:
     for name, var in _ENV.items():
         if os.environ.get(var, "") != "":
             merged[name] = os.environ[var]
+    caller = _caller.get()
+    if caller:
+        merged.update(caller)
     merged.update({k: v for k, v in overrides.items() if v is not None})
     kinds = {f.name: f.type for f in fields(Settings)}
     unknown = sorted(set(merged) - set(kinds))

@@ -21,7 +21,9 @@ from ib_async import IB
 from ib_async.wrapper import RequestError
 
 from . import config as _config
-from .errors import IBError, NotConnected, RequestTimeout
+from . import remote
+from .errors import INFO_CODES, IBError, NotConnected, RequestTimeout
+from .remote import on_hub
 
 log = logging.getLogger("ibxl")
 T = TypeVar("T")
@@ -30,6 +32,9 @@ T = TypeVar("T")
 #: a sliding one-second window, so no second ever carries more than this; 45 is ib_async's default)
 MESSAGES_PER_SECOND = 45
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+
+#: called with every new connection (the live-quote registry starts over with a clean set of lines)
+new_client_hooks: list[Callable[[Client], None]] = []
 
 
 class Client:
@@ -56,6 +61,9 @@ class Client:
         self.state_listeners: list[Callable[[bool], None]] = []
         #: whether this connection subscribed to IB's bulletins (ibxl.bulletins)
         self.bulletins_subscribed = False
+        #: how many market-data lines are open (the line registry installs its count)
+        self.line_count: Callable[[], int] = lambda: 0
+        self._connect_errors: list[tuple[int, str]] = []
         self.call(self._wire_events)
 
     # ------------------------------------------------------------ loop plumbing
@@ -106,8 +114,10 @@ class Client:
         self.ib.disconnectedEvent += self._on_disconnected
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
-        if code not in (2104, 2106, 2158, 2107, 2108, 2119, 10167):
+        if code not in INFO_CODES:
             self.last_error = f"{code}: {message}"
+        if req_id == -1:
+            self._connect_errors.append((code, message))
 
     def _on_disconnected(self) -> None:
         for fn in list(self.state_listeners):
@@ -118,8 +128,24 @@ class Client:
             self.loop.create_task(self._reconnect())
 
     async def _connect_once(self) -> None:
-        await self.ib.connectAsync(self.host, self.port, clientId=self.settings.client_id,
-                                   timeout=self.settings.timeout, account=self.settings.account)
+        self._connect_errors.clear()
+        task = asyncio.ensure_future(self.ib.connectAsync(self.host, self.port, clientId=self.settings.client_id,
+                                                          timeout=self.settings.timeout,
+                                                          account=self.settings.account))
+        # TWS answers a client id in use (326) and hangs up; ib_async would wait out its timeout
+        while not task.done() and not any(code == 326 for code, _ in self._connect_errors):
+            await asyncio.wait({task}, timeout=0.05)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await task
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError) as exc:
+            if any(code == 326 for code, _ in self._connect_errors):
+                if self.ib.isConnected():
+                    self.ib.disconnect()
+                raise ClientIdInUse(self.settings.client_id) from exc
+            raise
         server = await self.ib.reqCurrentTimeAsync()
         self._clock_offset = server.timestamp() - time.time()
 
@@ -159,6 +185,8 @@ class Client:
             self.host, self.port = self.sim_gateway.host, self.sim_gateway.port
         try:
             self.run(self._connect_once, timeout=self.settings.timeout + 5)
+        except ClientIdInUse:
+            raise
         except (ConnectionRefusedError, OSError, RequestTimeout) as exc:
             raise NotConnected(f"could not connect to {self.host}:{self.port} ({exc.__class__.__name__})",
                                code=502) from None
@@ -215,6 +243,14 @@ class Client:
         self._thread.join(5)
 
 
+class ClientIdInUse(NotConnected):
+    """TWS refused the client id (error 326): another API connection uses it."""
+
+    def __init__(self, client_id: int) -> None:
+        super().__init__(f"TWS refused client id {client_id}: another API connection uses it", code=326)
+        self.client_id = client_id
+
+
 async def _translate(aw: Awaitable[T] | Callable[[], Awaitable[T]]) -> T:
     """Await on the loop thread, turning ib_async's failures into ibxl's exceptions."""
     try:
@@ -230,15 +266,27 @@ _client: Client | None = None
 
 
 def connect(host: str | None = None, port: int | None = None, client_id: int | None = None,
-            account: str | None = None, *, sim: bool | None = None, timeout: float | None = None) -> Client:
-    """Connect to TWS, IB Gateway, or (``sim=True``) the embedded paper gateway, and return the client.
+            account: str | None = None, *, sim: bool | None = None, timeout: float | None = None,
+            hub: bool | None = None) -> Any:
+    """Connect to TWS, IB Gateway, or (``sim=True``) the embedded paper gateway.
 
-    Arguments win over environment variables (IBXL_HOST, IBXL_PORT, IBXL_CLIENT_ID, IBXL_ACCOUNT,
-    IBXL_SIM), which win over the config file. Calling it again with the same target returns the
-    existing connection.
+    With defaults the process attaches to the desk's shared ``ibxl hub`` (starting one when none
+    runs), which owns the one connection; ``hub=False`` (or ``IBXL_HUB=0``) connects this process
+    directly and returns its ``Client``. Arguments win over environment variables (IBXL_HOST,
+    IBXL_PORT, IBXL_CLIENT_ID, IBXL_ACCOUNT, IBXL_SIM), which win over the config file. Calling it
+    again with the same target returns the existing connection.
     """
     global _client
     settings = _config.load(host=host, port=port, client_id=client_id, account=account, sim=sim, timeout=timeout)
+    if remote.mode() != remote.HUB and remote.want_hub(hub):
+        with _lock:
+            if _client is not None:
+                _client.close()
+                _client = None
+        explicit = {k: v for k, v in (("sim", sim), ("host", host), ("port", port)) if v is not None}
+        return remote.attach(settings, explicit)
+    if remote.mode() == remote.ATTACHED:
+        remote.detach()  # this process leaves the hub before it connects on its own
     with _lock:
         if _client is not None:
             same = (_client.settings.sim and settings.sim) or (
@@ -255,34 +303,45 @@ def connect(host: str | None = None, port: int | None = None, client_id: int | N
             c.close()
             raise
         _client = c
-        from .live import registry
-
-        registry().reset()
+        remote.set_mode(remote.DIRECT)
+        for hook in list(new_client_hooks):
+            hook(c)
         return c
 
 
+def current() -> Client | None:
+    """This process's own connection, or None (attached processes have none)."""
+    return _client
+
+
 def client() -> Client:
-    """The current connection; connects with the configured defaults when there is none."""
+    """This process's own connection (direct mode, or inside the hub); connects directly with the
+    configured defaults when there is none. Attached processes reach IB through ``@on_hub`` calls."""
     with _lock:
         if _client is not None:
             return _client
-    return connect()
+    if remote.mode() == remote.ATTACHED:
+        raise NotConnected("this process is attached to the hub, which owns the connection",
+                           hint="use ibxl's functions (they run in the hub), or ibxl.connect(hub=False) "
+                                "for a connection of this process's own")
+    return connect(hub=False)
 
 
 def disconnect() -> None:
-    """Close the shared connection (and the embedded gateway if ibxl started it)."""
+    """Close this process's connection (and the embedded gateway if ibxl started it), or detach
+    from the hub (which keeps running for the other processes until it is idle)."""
     global _client
     with _lock:
         if _client is not None:
             _client.close()
             _client = None
+    remote.detach()
 
 
+@on_hub
 def status() -> dict[str, Any]:
     """Connection state: connected, host, port, client_id, account, server_time, trading, sim,
     subscriptions (market-data lines open) and last_error."""
-    from .live import registry
-
     settings = _client.settings if _client else _config.load()
     c = _client
     return {
@@ -290,5 +349,5 @@ def status() -> dict[str, Any]:
         "port": c.port if c else settings.port, "client_id": settings.client_id,
         "account": c.account if c and c.connected else settings.account,
         "server_time": c.server_time() if c else None, "trading": settings.trading, "sim": bool(c and c.sim),
-        "subscriptions": registry().lines_open() if c else 0, "last_error": c.last_error if c else None,
+        "subscriptions": c.line_count() if c else 0, "last_error": c.last_error if c else None,
     }

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from ib_async import ComboLeg, Contract
 
 from .errors import AmbiguousContract, ContractNotFound, ContractSyntaxError
+from .remote import on_hub
 
 FORMS = ("AAPL", "IBM@ISLAND", "MSFT@SMART/ISLAND", "BMO@SMART//////CAD", "EUR.USD/CASH", "BTC.USD/CRYPTO",
          "sym=ES sec=FUT exch=CME exp=202612", "AAPL  261218C00150000", "AAPL 20261218 150 C", "ES 202612",
@@ -348,6 +349,7 @@ _text_by_conid: dict[int, str] = {}
 _combo_legs: dict[str, list[tuple[Contract, int]]] = {}
 
 
+@on_hub
 def resolve(text: str | Contract, timeout: float | None = None) -> Contract:
     """The qualified contract the text means (cached). Unknown text raises ContractNotFound with
     candidates; several matches raise AmbiguousContract listing them. A combo resolves each leg

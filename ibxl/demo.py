@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,8 +92,17 @@ def serve_dashboard(port: int = 8866, *, sim: bool = True, seconds: float = 0) -
                 where = f"embedded gateway on {gateway.host}:{gateway.port}"
             else:
                 where = "the configured TWS"
-            # a process the kernels should share (a hub) is started here and registered with
-            # `children.spawn(...)` or `children.on_stop(...)`, so that it stops with the demo
+            # every tab's kernel attaches to one hub of the demo's own (one API connection for any
+            # number of tabs and reloads); it stops with the demo (clean-ups run newest first, so the
+            # hub stops before its directory goes), or on its own once no kernel is left
+            hub_tmp = None if env.get("IBXL_HUB_DIR") else tempfile.mkdtemp(prefix="ibxl-demo-")
+            if hub_tmp is not None:
+                children.on_stop(lambda: shutil.rmtree(hub_tmp, ignore_errors=True))
+            env.update({"IBXL_HUB": "1", "IBXL_HUB_DIR": env.get("IBXL_HUB_DIR") or f"{hub_tmp}/hub",
+                        "IBXL_HUB_IDLE": env.get("IBXL_HUB_IDLE") or "30"})
+            hub = [sys.executable, "-m", "ibxl", "hub"]
+            subprocess.run([*hub, "start"], env=env, stdout=subprocess.DEVNULL, timeout=120)
+            children.on_stop(lambda: subprocess.run([*hub, "stop"], env=env, stdout=subprocess.DEVNULL, timeout=60))
 
             # no port_retries: Voila must serve on the port announced, not on a neighbour
             cmd = [sys.executable, "-m", "voila", str(DASHBOARD), f"--port={port}", "--Voila.port_retries=0",
@@ -124,7 +135,8 @@ def _terminal(a: argparse.Namespace) -> int:
     children = Children()
     with stop_signals() as received:
         try:
-            ibxl.connect(sim=True)
+            # one process, its own gateway: nothing to share, so no hub that could outlive the demo
+            ibxl.connect(sim=True, hub=False)
             children.on_stop(ibxl.disconnect)  # also stops the in-process gateway
             print("ibxl demo: embedded gateway; Ctrl-C stops")
             start = time.time()

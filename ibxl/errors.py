@@ -11,13 +11,18 @@ HINTS: dict[int, str] = {
     200: "no such contract; check the symbol, security type and exchange",
     201: "the order was rejected; see the message for TWS's reason",
     321: "the request had an invalid field; see the message",
-    326: "that client id is in use; pick another with IBXL_CLIENT_ID or client_id=",
+    326: "that client id is in use by another API connection to this TWS; pick another with IBXL_CLIENT_ID or "
+    "client_id=, or let every process share one connection through the hub (ibxl.connect() with defaults)",
     354: "no market-data subscription for this contract",
     502: "is TWS or IB Gateway running with the API enabled on that host and port? "
     "(TWS: File > Global Configuration > API > Settings; or use ibxl.connect(sim=True))",
     504: "not connected; call ibxl.connect() first",
     1100: "connectivity between TWS and IB's servers was lost; ibxl keeps retrying",
 }
+
+
+#: TWS's informational messages (market-data farm connected, ...): never an error of a request
+INFO_CODES: frozenset[int] = frozenset({2104, 2106, 2107, 2108, 2119, 2158, 10167})
 
 
 class IBXLError(Exception):

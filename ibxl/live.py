@@ -6,18 +6,20 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 from ib_async import Contract, Ticker
 
+from . import connection, remote
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
 from .remote import on_hub
 
 if TYPE_CHECKING:
-    from .connection import Client
+    pass
 
 #: lines nobody holds are released after this many seconds without a read
 IDLE_SECONDS = 60.0
@@ -123,16 +125,34 @@ def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
 class Line:
     """One market-data subscription and its latest snapshot."""
 
-    __slots__ = ("key", "contract", "refs", "last_read", "snapshot", "version", "ticker")
+    __slots__ = ("key", "contract", "refs", "last_read", "snapshot", "version", "ticker", "origin")
 
-    def __init__(self, key: str, contract: Contract) -> None:
+    def __init__(self, key: str, contract: Contract | None, symbol: str = "") -> None:
         self.key = key
         self.contract = contract
         self.refs = 0
         self.last_read = time.monotonic()
-        self.snapshot = QuoteSnapshot(key, contract.symbol)
+        self.snapshot = QuoteSnapshot(key, contract.symbol if contract is not None else symbol)
         self.version = 0
         self.ticker: Ticker | None = None
+        #: wall-clock time the update now in ``snapshot`` reached the process owning the connection
+        self.origin = 0.0
+
+
+class LineSource(Protocol):
+    """Where an attached process's lines come from: the hub, which owns the real subscriptions."""
+
+    def open(self, text: str) -> QuoteSnapshot:
+        """Open (or join) the desk's line of a contract; the snapshot's ``contract`` is its key."""
+        ...
+
+    def hold(self, key: str, held: bool) -> None:
+        """Tell the owner whether this process holds the line (held lines are never evicted)."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """This process no longer reads the line."""
+        ...
 
 
 class QuoteHandle:
@@ -154,6 +174,11 @@ class QuoteHandle:
         """Increments on every update (cheap change detection)."""
         return self._line.version
 
+    @property
+    def origin(self) -> float:
+        """Wall-clock time the current update reached the process that owns the connection."""
+        return self._line.origin
+
     def snapshot(self) -> QuoteSnapshot:
         """The latest quote."""
         line = self._line
@@ -173,26 +198,48 @@ class Registry:
         self._lines: dict[str, Line] = {}
         self._by_conid: dict[int, Line] = {}
         self._aliases: dict[str, str] = {}
-        self._client: Client | None = None
+        self._client: connection.Client | None = None
+        self._source: LineSource | None = None
         self.max_lines = MAX_LINES
         self.updates = 0
+        #: told (on the loop thread) of every batch of lines that changed, and of closed lines
+        self.update_listeners: list[Callable[[list[Line]], None]] = []
+        self.close_listeners: list[Callable[[str], None]] = []
 
     # ------------------------------------------------------------ wiring
-    def _attach(self) -> Client:
-        from .connection import client
-
-        c = client()
+    def _attach(self) -> connection.Client:
+        c = connection.client()
         if self._client is not c:
-            with self._lock:
-                if self._client is not c:
-                    self._lines.clear()
-                    self._by_conid.clear()
-                    self._client = c
-                    c.call(lambda: c.ib.pendingTickersEvent.connect(self._on_tickers))
-                    c.restore_hooks.append(self._restore)
-                    c.state_listeners.append(self._on_state)
-                    c.loop.call_soon_threadsafe(lambda: c.loop.create_task(self._janitor()))
+            self.use_client(c)
         return c
+
+    def use_client(self, c: connection.Client) -> None:
+        """Start over on a new connection: lines are opened through it from now on."""
+        with self._lock:
+            if self._client is c:
+                return
+            self._lines.clear()
+            self._by_conid.clear()
+            self._source = None
+            self._client = c
+            c.line_count = self.lines_open
+            c.call(lambda: c.ib.pendingTickersEvent.connect(self._on_tickers))
+            c.restore_hooks.append(self._restore)
+            c.state_listeners.append(self._on_state)
+            c.loop.call_soon_threadsafe(lambda: c.loop.create_task(self._janitor()))
+
+    @property
+    def source(self) -> LineSource | None:
+        """Where lines come from when this process is attached to the hub (None otherwise)."""
+        return self._source
+
+    def use_source(self, source: LineSource | None) -> None:
+        """Take lines from ``source`` (the hub) instead of a connection of this process."""
+        with self._lock:
+            self._lines.clear()
+            self._by_conid.clear()
+            self._client = None
+            self._source = source
 
     def reset(self) -> None:
         """Forget every line (a new connection was made)."""
@@ -203,18 +250,60 @@ class Registry:
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         # runs on the loop thread: swap in new immutable snapshots, readers never lock
+        now = time.time()
+        changed = []
         for t in tickers:
             line = self._by_conid.get(line_id(t.contract)) if t.contract else None
             if line is not None:
                 line.snapshot = snapshot_of(line.key, t)
+                line.origin = now
                 line.version += 1
                 self.updates += 1
+                changed.append(line)
+        if changed:
+            for fn in self.update_listeners:
+                fn(changed)
 
     def _on_state(self, up: bool) -> None:
         if not up:
-            for line in list(self._lines.values()):
-                line.snapshot = replace(line.snapshot, stale=True)
-                line.version += 1
+            self.mark_stale()
+
+    def mark_stale(self) -> None:
+        """Mark every line's quote stale (the connection, or the hub, went away)."""
+        lines = list(self._lines.values())
+        for line in lines:
+            line.snapshot = replace(line.snapshot, stale=True)
+            line.version += 1
+        for fn in self.update_listeners:
+            fn(lines)
+
+    # ------------------------------------------------------------ fed by the hub (attached processes)
+    def apply(self, snapshot: QuoteSnapshot, origin: float = 0.0) -> None:
+        """Install a snapshot that arrived from the hub (ignored when this process has no such line)."""
+        line = self._lines.get(snapshot.contract)
+        if line is not None:
+            line.snapshot = snapshot
+            line.origin = origin
+            line.version += 1
+            self.updates += 1
+
+    def drop(self, key: str) -> None:
+        """Forget a line the hub closed (the next read opens it again)."""
+        with self._lock:
+            self._lines.pop(key, None)
+
+    def held(self) -> list[tuple[str, bool]]:
+        """Every line of this process as (key, held by someone here)."""
+        return [(line.key, line.refs > 0) for line in list(self._lines.values())]
+
+    def read_since(self, since: float) -> list[str]:
+        """Keys of the lines read since ``since`` (monotonic seconds)."""
+        return [line.key for line in list(self._lines.values()) if line.last_read >= since]
+
+    def idle_keys(self, seconds: float = IDLE_SECONDS) -> list[str]:
+        """Lines nobody here holds nor read for ``seconds``: forgotten by an attached process."""
+        now = time.monotonic()
+        return [x.key for x in list(self._lines.values()) if x.refs <= 0 and now - x.last_read > seconds]
 
     async def _restore(self) -> None:
         c = self._client
@@ -240,6 +329,8 @@ class Registry:
         c = self._client
         if c is not None and c.connected:
             c.call(lambda: c.ib.cancelMktData(line.contract))
+        for fn in self.close_listeners:
+            fn(line.key)
 
     # ------------------------------------------------------------ public
     def key_of(self, text: str | Contract) -> str:
@@ -254,6 +345,10 @@ class Registry:
 
     def line(self, text: str | Contract) -> Line:
         """The line of a contract, opening it if needed."""
+        if self._source is None and self._client is None and connection.current() is None:
+            remote.ensure_mode()  # with default settings a process attaches to the hub
+        if self._source is not None:
+            return self._remote_line(text)
         c = self._attach()  # a new connection starts with a clean set of lines
         key = self.key_of(text)
         line = self._lines.get(key)
@@ -277,6 +372,24 @@ class Registry:
         c.call(open_line)
         return line
 
+    def _remote_line(self, text: str | Contract) -> Line:
+        key = self.key_of(text)
+        line = self._lines.get(key)
+        if line is not None:
+            return line
+        source = self._source
+        assert source is not None
+        snap = source.open(key)
+        with self._lock:
+            line = self._lines.get(snap.contract)
+            if line is None:
+                line = Line(snap.contract, None, snap.symbol)
+                line.snapshot = snap
+                self._lines[snap.contract] = line
+            if snap.contract != key:
+                self._aliases[text if isinstance(text, str) else key] = snap.contract
+        return line
+
     def _evict_one(self) -> None:
         idle = [x for x in self._lines.values() if x.refs <= 0]
         if not idle:
@@ -288,6 +401,9 @@ class Registry:
         line = self.line(text)
         with self._lock:
             line.refs += 1
+            first = line.refs == 1
+        if first and self._source is not None:
+            self._source.hold(line.key, True)
         return QuoteHandle(self, line, owner)
 
     def release(self, handle: QuoteHandle) -> None:
@@ -295,9 +411,13 @@ class Registry:
         if handle.released:
             return
         handle.released = True
+        line = handle._line
         with self._lock:
-            handle._line.refs -= 1  # noqa: SLF001
-            handle._line.last_read = time.monotonic()  # noqa: SLF001
+            line.refs -= 1
+            line.last_read = time.monotonic()
+            last = line.refs == 0
+        if last and self._source is not None and self._lines.get(line.key) is line:
+            self._source.hold(line.key, False)
 
     def cached(self, text: str) -> QuoteSnapshot | None:
         """The cached snapshot of a contract, without opening anything (None if no line)."""
@@ -324,6 +444,7 @@ def _generic(contract: Contract) -> str:
 
 
 _registry = Registry()
+connection.new_client_hooks.append(_registry.use_client)
 
 
 def registry() -> Registry:

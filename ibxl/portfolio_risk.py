@@ -23,6 +23,7 @@ from ib_async import Contract
 from . import greeks as bs
 from . import risk_engine as engine
 from .account import TOTAL, AccountArg, account_ids
+from .connection import client as _client
 from .contracts import contract_text
 from .errors import IBXLError
 from .remote import on_hub
@@ -46,12 +47,6 @@ _betas: dict[tuple[int, str, str, str, str], float] = {}
 _waited: set[str] = set()
 #: contract text -> contract of every underlying seen, for fetching its history
 _known: dict[str, Contract] = {}
-
-
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
 
 
 def _multiplier(con: Contract) -> float:

@@ -7,15 +7,12 @@ import time
 
 import pandas as pd
 
+from .connection import client as _client
 from .contracts import contract_text, resolve
+from .remote import on_hub
 
 
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
-
-
+@on_hub
 def contract_details(contract: str) -> pd.Series:
     """Everything TWS knows about a contract (names, exchanges, min tick, hours, industry...)."""
     c = _client()
@@ -30,6 +27,7 @@ def contract_details(contract: str) -> pd.Series:
     return pd.Series(data, name=contract_text(d.contract))
 
 
+@on_hub
 def search(pattern: str) -> pd.DataFrame:
     """Contracts whose symbol or name matches: contract, symbol, sec_type, exchange, currency, name."""
     c = _client()
@@ -39,6 +37,7 @@ def search(pattern: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["contract", "symbol", "sec_type", "exchange", "currency", "name"])
 
 
+@on_hub
 def depth(contract: str, rows: int = 5, wait: float = 1.0) -> pd.DataFrame:
     """The order book: one row per level with bid_price, bid_size, ask_price, ask_size (and venues)."""
     c = _client()

@@ -12,18 +12,13 @@ from typing import Any
 import pandas as pd
 from ib_async import IB, Contract, ScannerSubscription, TagValue, Ticker
 
+from .connection import client as _client
 from .contracts import contract_text, resolve
 from .live import market_price
 from .remote import on_hub
 
 NEWS_PROVIDERS = "BRFG+BRFUPDN+DJNL"
 NAN = float("nan")
-
-
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
 
 
 @dataclass(frozen=True)
@@ -170,6 +165,7 @@ def scanner(code: str, filters: dict | None = None, rows: int = 25, instrument: 
     return df
 
 
+@on_hub
 def scanner_parameters() -> dict[str, list[str]]:
     """What scanners TWS offers: scan_codes, instruments, locations and filters."""
     c = _client()
@@ -180,6 +176,7 @@ def scanner_parameters() -> dict[str, list[str]]:
             "filters": list(dict.fromkeys(e.text or "" for e in root.iter("code")))}
 
 
+@on_hub
 def news(contract: str | None = None, n: int = 10, days: int = 30) -> pd.DataFrame:
     """Recent headlines for a contract, or for every position when ``contract`` is None:
     columns time, provider, article_id, headline, contract."""
@@ -205,6 +202,7 @@ def news(contract: str | None = None, n: int = 10, days: int = 30) -> pd.DataFra
     return df.sort_values("time", ascending=False).head(n if contract else n * len(targets)).reset_index(drop=True)
 
 
+@on_hub
 def article(provider: str, article_id: str) -> str:
     """The text of a news article."""
     c = _client()
@@ -212,6 +210,7 @@ def article(provider: str, article_id: str) -> str:
     return art.articleText
 
 
+@on_hub
 def bulletins(wait: float = 0.5) -> pd.DataFrame:
     """IB's news bulletins (system messages, exchange availability): id, type, message, exchange.
 

@@ -50,6 +50,11 @@ class HistoricalScheduler:
             waits.append(recent[len(recent) + weight - self.per_ten_minutes - 1][0] + TEN_MINUTES - now)
         return max(waits)
 
+    def headroom(self) -> int:
+        """Small-bar requests that could start now within the ten-minute allowance."""
+        now = time.monotonic()
+        return self.per_ten_minutes - sum(1 for t, _, _ in list(self._recent) if now - t <= TEN_MINUTES)
+
     async def run(self, request: Callable[[], Awaitable[T]], *, key: Hashable, contract_key: Hashable,
                   bar_seconds: int, what: str) -> T:
         """Run one historical request when the rules allow it."""

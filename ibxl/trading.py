@@ -20,6 +20,7 @@ import pandas as pd
 from ib_async import LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder, Trade
 
 from .config import load
+from .connection import client as _client
 from .contracts import combo_legs, contract_text, resolve
 from .errors import OrderRejected, TradingDisabled
 from .order_keys import OrderKeys
@@ -40,12 +41,6 @@ class OrderResult:
     remaining: float
     avg_fill_price: float
     message: str = ""
-
-
-def _client():  # noqa: ANN202
-    from .connection import client
-
-    return client()
 
 
 def is_paper_account(account: str) -> bool:
@@ -197,6 +192,7 @@ def _settle(trade: Trade, wait: float) -> None:
         time.sleep(0.02)
 
 
+@on_hub
 def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float | None = None,  # noqa: A002
           stop: float | None = None, tif: str = "DAY", *, bracket: tuple[float, float] | None = None,
           key: str | None = None, outside_rth: bool = False, wait: float = 2.0) -> OrderResult:
@@ -268,6 +264,14 @@ def order(contract: str, side: str, qty: float, type: str = "LMT", limit: float 
         return _result(key, existing)
 
 
+@on_hub
+def order_status(key: str) -> OrderResult:
+    """Where the order of a key stands (status ``Unknown`` when no order carries the key)."""
+    c = _client()
+    return _result(key, _find_by_ref(c, key))
+
+
+@on_hub
 def cancel(key: str, wait: float = 2.0) -> OrderResult:
     """Cancel the working order of a key (and its bracket legs)."""
     c = _client()
@@ -284,6 +288,7 @@ def cancel(key: str, wait: float = 2.0) -> OrderResult:
     return _result(key, trade)
 
 
+@on_hub
 def what_if(contract: str, side: str, qty: float, type: str = "LMT", limit: float | None = None,  # noqa: A002
             stop: float | None = None, tif: str = "DAY") -> dict[str, float]:
     """Commission and margin impact of an order, without sending it (allowed with trading off)."""
@@ -309,6 +314,7 @@ ORDER_COLUMNS = ["key", "order_id", "perm_id", "contract", "side", "quantity", "
                  "status", "filled", "remaining", "avg_fill_price", "account"]
 
 
+@on_hub
 def orders(open_only: bool = False, account: str | list[str] | None = "All") -> pd.DataFrame:
     """This session's orders (and open ones recovered at connect).
 
@@ -338,6 +344,7 @@ def orders(open_only: bool = False, account: str | list[str] | None = "All") -> 
     return pd.DataFrame(c.call(rows), columns=ORDER_COLUMNS)
 
 
+@on_hub
 def executions(account: str | list[str] | None = "All") -> pd.DataFrame:
     """Fills of this session: exec_id, time, contract, side, shares, price, commission, order_id,
     key, account. ``account``: "All" (default), one account id or a list."""
@@ -356,11 +363,3 @@ def executions(account: str | list[str] | None = "All") -> pd.DataFrame:
 
 def _price(v: float) -> float:
     return float("nan") if v is None or v >= 1e300 else float(v)
-
-
-@on_hub
-def order_status(key: str) -> OrderResult | None:
-    """Where the order sent with ``key`` stands (this session's or restored after a reconnect), or
-    None when no order carries that key."""
-    trade = _find_by_ref(_client(), key)
-    return None if trade is None else _result(key, trade)

@@ -7,6 +7,9 @@ import os
 # xlwings Server's decorators are live only when these are set before xlwings is first imported
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 os.environ.setdefault("XLWINGS_ON_SERVER", "true")
+# tests connect in direct mode unless they start a hub of their own (in a private IBXL_HUB_DIR),
+# so no test attaches to, or leaves behind, a shared hub
+os.environ.setdefault("IBXL_HUB", "0")
 
 import itertools
 import socket
@@ -73,7 +76,7 @@ def ibxl_sim(tmp_path_factory):
 
     bars._store = None  # noqa: SLF001 - each module gets a fresh store in its own directory
     trading._keys = None  # noqa: SLF001
-    client = ibxl.connect(sim=True)
+    client = ibxl.connect(sim=True, hub=False)
     yield client
     ibxl.disconnect()
     for k, v in saved.items():

@@ -287,7 +287,7 @@ KEY_EXAMPLE = "a key such as buy-aapl-1 that names this order"
 
 def _order_status(key: str) -> str:
     st = order_status(key)
-    if st is None:
+    if st.status == "Unknown":
         return NO_ORDER
     text = f"{st.status} {st.filled:g}/{st.filled + st.remaining:g}"
     return text + (f" @ {st.avg_fill_price:g}" if st.filled else "")

@@ -1,0 +1,87 @@
+"""``ibxl hub``: one per-user service owning the desk's connection to TWS, shared by Excel's
+function servers, notebooks, the dashboard and scripts (see ``docs/hub.md``).
+
+``start()``, ``stop()`` and ``status()`` are the Python face of ``ibxl hub start|stop|status``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from ..errors import NotConnected
+from .transport import hub_dir
+
+
+def start(sim: bool | None = None, host: str | None = None, port: int | None = None,
+          client_id: int | None = None) -> dict[str, Any]:
+    """Start the hub (detached) unless one answers; return its hello (pid, target, client id)."""
+    from .link import ensure_hub
+
+    settings = config.load(sim=sim, host=host, port=port, client_id=client_id)
+    explicit = {k: v for k, v in (("sim", sim), ("host", host), ("port", port)) if v is not None}
+    return ensure_hub(hub_dir(), settings, explicit)
+
+
+def status() -> dict[str, Any]:
+    """The running hub's state: connection, processes attached, lines in use and budget, pacing
+    headroom, store size. Raises NotConnected when no hub runs."""
+    from .link import request
+
+    return request("status")
+
+
+def _pid(directory: Path) -> int | None:
+    try:
+        return int(json.loads((directory / "hub.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(timeout: float = 10.0) -> bool:
+    """Stop the hub of this user (``IBXL_HUB_DIR``); True when one was running."""
+    from .link import request
+
+    directory = hub_dir()
+    with open(directory / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a hub being started right now is stopped once it is up
+        pid = _pid(directory)
+        try:
+            request("stop", timeout=3.0)
+            asked = True
+        except NotConnected:
+            asked = False
+    if pid is None:
+        return asked
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):  # not answering (stuck): end it the hard way
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < end:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / "hub.json").unlink()
+    return True
