@@ -7,6 +7,7 @@ per-account column (or row) and a "Total" that sums the additive figures.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -174,7 +175,7 @@ def account_summary(tags: list[str] | None = None, account: AccountArg = None) -
     c = _client()
     if not multi:
         return _summary_one(c.run(lambda: c.ib.accountSummaryAsync(ids[0])), tags)
-    frames = {acct: _summary_one(c.run(lambda a=acct: c.ib.accountSummaryAsync(a)), tags) for acct in ids}
+    frames = {acct: _summary_one(c.run(functools.partial(c.ib.accountSummaryAsync, acct)), tags) for acct in ids}
     order = list(dict.fromkeys(tag for f in frames.values() for tag in f.index))
     wide = pd.DataFrame({acct: f["value"].reindex(order) for acct, f in frames.items()}, index=order)
     wide.index.name = "tag"

@@ -16,10 +16,6 @@ from ib_async import Contract, Ticker
 from . import connection, remote
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
-from .remote import on_hub
-
-if TYPE_CHECKING:
-    pass
 
 #: lines nobody holds are released after this many seconds without a read
 IDLE_SECONDS = 60.0
@@ -163,6 +159,11 @@ class QuoteHandle:
         self._line = line
         self.owner = owner
         self.released = False
+
+    @property
+    def line(self) -> Line:
+        """The registry's line this handle holds."""
+        return self._line
 
     @property
     def contract(self) -> str:
@@ -310,7 +311,8 @@ class Registry:
         if c is None:
             return
         for line in list(self._lines.values()):
-            line.ticker = c.ib.reqMktData(line.contract, _generic(line.contract))
+            if line.contract is not None:  # lines fed by a hub have no contract of their own here
+                line.ticker = c.ib.reqMktData(line.contract, _generic(line.contract))
 
     async def _janitor(self) -> None:
         import asyncio
@@ -325,10 +327,11 @@ class Registry:
     def _close_line(self, line: Line) -> None:
         with self._lock:
             self._lines.pop(line.key, None)
-            self._by_conid.pop(line_id(line.contract), None)
-        c = self._client
-        if c is not None and c.connected:
-            c.call(lambda: c.ib.cancelMktData(line.contract))
+            if line.contract is not None:
+                self._by_conid.pop(line_id(line.contract), None)
+        c, contract = self._client, line.contract
+        if c is not None and c.connected and contract is not None:
+            c.call(lambda: c.ib.cancelMktData(contract))
         for fn in self.close_listeners:
             fn(line.key)
 
@@ -411,7 +414,7 @@ class Registry:
         if handle.released:
             return
         handle.released = True
-        line = handle._line
+        line = handle.line
         with self._lock:
             line.refs -= 1
             line.last_read = time.monotonic()
@@ -532,9 +535,9 @@ def field_name(field: str) -> str:
     return _field_name(field)
 
 
-@on_hub
 def latest(contract: str) -> QuoteSnapshot:
-    """The latest snapshot of a contract from the cache, opening its line on first use (then the
-    snapshot has no data yet: ``has_data`` is False until the first tick arrives)."""
+    """The latest snapshot of a contract from this process's cache, opening its line on first use
+    (then the snapshot has no data yet: ``has_data`` is False until the first tick arrives). Not a
+    hub call: in an attached process the cache is fed by the hub's stream, so a read stays local."""
     snap = _registry.cached(contract)
     return snap if snap is not None else _registry.line(contract).snapshot

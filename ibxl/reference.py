@@ -19,12 +19,13 @@ def contract_details(contract: str) -> pd.Series:
     con = resolve(contract)
     details = c.run(lambda: c.ib.reqContractDetailsAsync(con))
     d = details[0]
+    dc = d.contract or con
     data = {k: v for k, v in dataclasses.asdict(d).items() if k != "contract" and not isinstance(v, list | dict)}
-    data.update({"contract": contract_text(d.contract), "conId": d.contract.conId, "symbol": d.contract.symbol,
-                 "secType": d.contract.secType, "exchange": d.contract.exchange,
-                 "primaryExchange": d.contract.primaryExchange, "currency": d.contract.currency,
-                 "localSymbol": d.contract.localSymbol})
-    return pd.Series(data, name=contract_text(d.contract))
+    data.update({"contract": contract_text(dc), "conId": dc.conId, "symbol": dc.symbol,
+                 "secType": dc.secType, "exchange": dc.exchange,
+                 "primaryExchange": dc.primaryExchange, "currency": dc.currency,
+                 "localSymbol": dc.localSymbol})
+    return pd.Series(data, name=contract_text(dc))
 
 
 @on_hub
@@ -32,8 +33,8 @@ def search(pattern: str) -> pd.DataFrame:
     """Contracts whose symbol or name matches: contract, symbol, sec_type, exchange, currency, name."""
     c = _client()
     found = c.run(lambda: c.ib.reqMatchingSymbolsAsync(pattern)) or []
-    rows = [(contract_text(d.contract), d.contract.symbol, d.contract.secType, d.contract.primaryExchange,
-             d.contract.currency, getattr(d, "description", "")) for d in found]
+    rows = [(contract_text(con), con.symbol, con.secType, con.primaryExchange, con.currency,
+             getattr(d, "description", "")) for d in found if (con := d.contract) is not None]
     return pd.DataFrame(rows, columns=["contract", "symbol", "sec_type", "exchange", "currency", "name"])
 
 

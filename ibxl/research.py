@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 import xml.etree.ElementTree as ET
@@ -154,12 +155,13 @@ def scanner(code: str, filters: dict | None = None, rows: int = 25, instrument: 
 
         raise IBError(errors[0], code=162, hint="check the scan code and filters with scanner_parameters()")
     figure = SCAN_FIGURES.get(code.upper())
-    contracts = [d.contractDetails.contract for d in data]
+    ranked = [d for d in data if d.contractDetails.contract is not None]
+    contracts = [d.contractDetails.contract for d in ranked if d.contractDetails.contract is not None]
     figures = _figures(c, contracts, figure) if contracts else []
     columns = SCAN_COLUMNS + ([figure.column] if figure and figure.column not in SCAN_COLUMNS else [])
     out = [{"rank": d.rank + 1, "contract": contract_text(con), "symbol": con.symbol, "sec_type": con.secType,
             "exchange": con.exchange, "currency": con.currency, **fig}
-           for d, con, fig in zip(data, contracts, figures, strict=True)]
+           for d, con, fig in zip(ranked, contracts, figures, strict=True)]
     df = pd.DataFrame(out, columns=columns)
     df.attrs["ranked_by"] = figure.column if figure else ""
     return df
@@ -192,8 +194,9 @@ def news(contract: str | None = None, n: int = 10, days: int = 30) -> pd.DataFra
     rows = []
     for text in targets:
         con = resolve(text)
-        items = c.run(lambda con=con: c.ib.reqHistoricalNewsAsync(con.conId, NEWS_PROVIDERS, start.to_pydatetime(),
-                                                                   end.to_pydatetime(), int(n)))
+        request = functools.partial(c.ib.reqHistoricalNewsAsync, con.conId, NEWS_PROVIDERS, start.to_pydatetime(),
+                                    end.to_pydatetime(), int(n))
+        items: Any = c.run(request)  # ib_async's annotation says one headline; TWS sends a list
         for h in items or []:
             rows.append((pd.Timestamp(h.time).tz_convert("UTC") if pd.Timestamp(h.time).tzinfo
                          else pd.Timestamp(h.time, tz="UTC"), h.providerCode, h.articleId, h.headline,

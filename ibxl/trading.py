@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -299,7 +300,7 @@ def what_if(contract: str, side: str, qty: float, type: str = "LMT", limit: floa
     if not state or not state.initMarginChange:
         raise OrderRejected("TWS returned no what-if figures for this order")
 
-    def f(x: str) -> float:
+    def f(x: Any) -> float:
         try:
             return float(x)
         except (TypeError, ValueError):
@@ -361,5 +362,5 @@ def executions(account: str | list[str] | None = "All") -> pd.DataFrame:
                                        "order_id", "key", "account"])
 
 
-def _price(v: float) -> float:
+def _price(v: float | Decimal | None) -> float:
     return float("nan") if v is None or v >= 1e300 else float(v)

@@ -383,6 +383,32 @@ def test_excel_server_a_notebook_kernel_and_a_script_share_one_connection(hub_en
             assert r.status_code == 200, r.text
             return r.json()["result"]
 
+        def streamed_chain(port: int, token: str) -> list:
+            # IB.CHAIN streams (it fills in from the money outwards): read it over socket.io until complete
+            import asyncio
+
+            import socketio
+
+            async def run() -> list:
+                tables: list[list] = []
+                sio = socketio.AsyncClient()
+                sio.on("xlwings:set-result-chain", lambda data: tables.append(data["result"]))
+                await sio.connect(f"http://127.0.0.1:{port}", auth={"token": token, "provider": "custom"},
+                                  transports=["websocket"])
+                body = {"client": "Office.js", "version": "0.37.8", "runtime": "1.4", "func_name": "CHAIN",
+                        "args": [[[a]] for a in ("SPY", "", "C", 2)], "caller_address": "Sheet1!C2",
+                        "task_key": "chain"}
+                await sio.emit("xlwings:function-call", body)
+                for _ in range(240):
+                    await asyncio.sleep(0.25)
+                    if tables and not str(tables[-1][-1][0]).startswith("loading"):
+                        break
+                await sio.emit("xlwings:cancel-task", {"task_key": "chain"})
+                await sio.disconnect()
+                return tables[-1] if tables else []
+
+            return asyncio.run(run())
+
         kernel = subprocess.Popen([PY, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                                    "--ExecutePreprocessor.timeout=180", str(tmp_path / "desk.ipynb"),
                                    "--output", str(tmp_path / "ran.ipynb")], env=env, stdout=subprocess.PIPE,
@@ -395,7 +421,7 @@ def test_excel_server_a_notebook_kernel_and_a_script_share_one_connection(hub_en
         """)
         # (QUOTE streams over socket.io, tested in test_excel_server; ORDER takes its own quote in the hub)
         hist = cell("HISTORY", "AAPL", "20 D", "1 day")
-        chain = cell("CHAIN", "SPY", "", "C", 2)
+        chain = streamed_chain(port, token)
         limit = round(float(hist[-1][hist[0].index("close")]) * 0.98, 2)
         placed = cell("ORDER", "desk-xl", "AAPL", "BUY", 1, "LMT", limit, "", "DAY", True)[0][0]
         py = _result(script)

@@ -21,6 +21,7 @@ import json
 import math
 import struct
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,10 @@ class BadSignature(Exception):
 
 
 # ------------------------------------------------------------ signing
-def sign(key: bytes, frames: list[bytes]) -> bytes:
+#: a frame as it arrives: bytes, or a view of a large frame's buffer (not copied)
+Frame = bytes | memoryview
+
+def sign(key: bytes, frames: Sequence[Frame]) -> bytes:
     """HMAC-SHA256 of the frames (hex, as Jupyter signs its messages)."""
     mac = hmac.new(key, digestmod=hashlib.sha256)
     for f in frames:
@@ -50,7 +54,7 @@ def sign(key: bytes, frames: list[bytes]) -> bytes:
     return mac.hexdigest().encode()
 
 
-def verify(key: bytes, signature: bytes, frames: list[bytes]) -> None:
+def verify(key: bytes, signature: Frame, frames: Sequence[Frame]) -> None:
     """Raise BadSignature unless ``signature`` signs ``frames``."""
     if not hmac.compare_digest(sign(key, frames), bytes(signature)):
         raise BadSignature("message signature does not match the hub key")
@@ -72,7 +76,7 @@ def _frame_bytes(df: pd.DataFrame) -> bytes | None:
     return sink.getvalue()
 
 
-def _frame_from(buf: bytes) -> pd.DataFrame:
+def _frame_from(buf: Frame) -> pd.DataFrame:
     import pyarrow as pa
 
     return pa.ipc.open_stream(pa.py_buffer(buf)).read_all().to_pandas()
@@ -91,7 +95,7 @@ def _plain_column(values: Any) -> tuple[dict[str, Any], Any] | None:
         return None
     arr = np.ascontiguousarray(arr)
     raw = arr.view("i8") if arr.dtype.kind == "M" else arr  # the buffer protocol has no datetime type
-    return {"dtype": arr.dtype.str, "tz": tz}, memoryview(raw).cast("B")
+    return {"dtype": arr.dtype.str, "tz": tz}, memoryview(raw).cast("B")  # type: ignore[arg-type]
 
 
 def _numpy_frame(df: pd.DataFrame, buffers: list[bytes]) -> dict[str, Any] | None:
@@ -122,14 +126,14 @@ def _numpy_frame(df: pd.DataFrame, buffers: list[bytes]) -> dict[str, Any] | Non
     return {"columns": columns, "index": index, "rows": len(df)}
 
 
-def _numpy_values(meta: dict[str, Any], buffers: list[bytes]) -> Any:
+def _numpy_values(meta: dict[str, Any], buffers: Sequence[Frame]) -> Any:
     arr = np.frombuffer(buffers[meta["buf"]], dtype=np.dtype(meta["dtype"]))
     if meta.get("tz"):
         return pd.DatetimeIndex(arr).tz_localize("UTC").tz_convert(meta["tz"])
     return arr
 
 
-def _numpy_frame_from(body: dict[str, Any], buffers: list[bytes]) -> pd.DataFrame:
+def _numpy_frame_from(body: dict[str, Any], buffers: Sequence[Frame]) -> pd.DataFrame:
     ix = body["index"]
     index = pd.RangeIndex(*ix["range"]) if "range" in ix else pd.Index(_numpy_values(ix, buffers))
     index.name = ix.get("name")
@@ -200,7 +204,7 @@ def _dataclass(name: str) -> type:
     return obj
 
 
-def decode(value: Any, buffers: list[bytes]) -> Any:
+def decode(value: Any, buffers: Sequence[Frame]) -> Any:
     """The inverse of :func:`encode`."""
     if isinstance(value, list):
         return [decode(v, buffers) for v in value]
@@ -255,9 +259,9 @@ def dumps(value: Any) -> tuple[bytes, list[bytes]]:
     return json.dumps(encode(value, buffers), separators=(",", ":")).encode(), buffers
 
 
-def loads(data: bytes, buffers: list[bytes]) -> Any:
+def loads(data: Frame, buffers: Sequence[Frame]) -> Any:
     """The value of :func:`dumps`' output (call only after the signature checked out)."""
-    return decode(json.loads(data), buffers)
+    return decode(json.loads(bytes(data)), buffers)
 
 
 # ------------------------------------------------------------ errors
@@ -278,8 +282,9 @@ def rebuild_error(info: dict[str, Any]) -> Exception:
         if isinstance(cls, type) and issubclass(cls, _errors.IBXLError):
             exc = cls.__new__(cls)
             Exception.__init__(exc, text)
-            exc.message, exc.code, exc.hint = info.get("message", text), int(info.get("code") or 0), info.get("hint", "")
-            if issubclass(cls, _errors.ContractNotFound):
+            exc.message, exc.code = info.get("message", text), int(info.get("code") or 0)
+            exc.hint = info.get("hint", "")
+            if isinstance(exc, _errors.ContractNotFound):
                 exc.candidates = list(info.get("candidates") or [])
             return exc
     if module == "builtins" and name in BUILTIN_ERRORS:

@@ -74,14 +74,14 @@ def _frames(op: str, req_id: int, proc: str, body: Any) -> list[bytes]:
 def ping(directory: Path | None = None, timeout: float = 1.0) -> dict[str, Any] | None:
     """The running hub's hello (pid, instance, target), or None when no hub answers."""
     directory = directory or hub_dir()
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context = zmq.Context.instance()
     return _request_once(ctx, Transport(directory), load_key(directory), "hello", {}, timeout)
 
 
 def request(op: str, body: Any = None, directory: Path | None = None, timeout: float = 10.0) -> Any:
     """One control request (status, stop) to the hub; NotConnected when none answers."""
     directory = directory or hub_dir()
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context = zmq.Context.instance()
     value = _request_once(ctx, Transport(directory), load_key(directory), op, body or {}, timeout,
                           proc=f"ctl-{uuid.uuid4().hex}")
     if value is None:
@@ -115,10 +115,12 @@ def ensure_hub(directory: Path, settings: config.Settings, explicit: dict[str, A
             deadline = time.monotonic() + START_SECONDS
             while info is None:
                 if proc.poll() is not None:
-                    raise NotConnected(f"the hub could not start (see {directory / 'hub.log'}): {_last_error(directory)}",
+                    log_file = directory / "hub.log"
+                    raise NotConnected(f"the hub could not start (see {log_file}): {_last_error(directory)}",
                                        code=502)
                 if time.monotonic() > deadline:
-                    raise NotConnected(f"the hub did not answer within {START_SECONDS:g} s (see {directory / 'hub.log'})")
+                    log_file = directory / "hub.log"
+                    raise NotConnected(f"the hub did not answer within {START_SECONDS:g} s (see {log_file})")
                 info = ping(directory, timeout=0.5)
     _check_target(info, directory, explicit or {})
     return info
@@ -223,7 +225,7 @@ class HubLink:
                 except codec.BadSignature:
                     log.warning("dropped a reply with a bad signature")
                     continue
-                header = json.loads(reply[1])
+                header = json.loads(bytes(reply[1]))
                 if header.get("id") != req_id:
                     continue  # the late answer to a request that timed out
                 value = codec.loads(reply[2], reply[3:])
@@ -299,7 +301,8 @@ class HubLink:
         now = time.monotonic()
         symbols = self._symbols
         for key, values, t, origin, stale in codec.unpack_quotes(keys, records):
-            reg.apply(QuoteSnapshot(key, symbols.get(key, ""), *values, t, stale, now), origin)
+            fields = dict(zip(codec.QUOTE_FIELDS, values, strict=True))
+            reg.apply(QuoteSnapshot(key, symbols.get(key, ""), **fields, time=t, stale=stale, updated=now), origin)
         self.received += 1
 
     def _pump(self) -> None:

@@ -318,7 +318,8 @@ class Hub:
         return {**st, "hub_pid": os.getpid(), "hub_dir": str(self.directory), "instance": self.instance,
                 "processes": len(procs), "pids": procs, "lines": reg.lines_open(), "line_budget": reg.max_lines,
                 "lines_held": len(held), "held": held,
-                "pacing_headroom": bars.scheduler().headroom(), "store_bytes": store.stat().st_size if store.exists() else 0,
+                "pacing_headroom": bars.scheduler().headroom(),
+                "store_bytes": store.stat().st_size if store.exists() else 0,
                 "calls": self.calls, "updates": reg.updates, "published": self.published, "refused": self.refused,
                 "uptime": round(time.time() - self.started, 1)}
 

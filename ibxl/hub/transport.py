@@ -2,10 +2,10 @@
 ZeroMQ sockets (ROUTER/DEALER for calls, PUB/SUB for quotes) over local ``ipc://`` endpoints.
 
 The directory is ``IBXL_HUB_DIR``, else ``$XDG_RUNTIME_DIR/ibxl/hub`` when the system has a
-runtime directory, else ``<user data dir>/ibxl/hub``; it is created 0700; the key file in it is 0600. Another user cannot open the
-endpoints (the directory), and nothing listens on the network. ``Transport`` is the one place
-that knows socket kinds and addresses, so a hub on a shared server (tcp with CURVE) is a second
-implementation of it.
+runtime directory, else ``<user data dir>/ibxl/hub``; it is created 0700; the key file in it is
+0600. Another user cannot open the endpoints (the directory), and nothing listens on the network.
+``Transport`` is the one place that knows socket kinds and addresses, so a hub on a shared server
+(tcp with CURVE) is a second implementation of it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def hub_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     st = path.stat()
     if st.st_uid != os.getuid():
-        raise IBXLError(f"hub directory {path} belongs to another user", hint="set IBXL_HUB_DIR to a directory of yours")
+        raise IBXLError(f"hub directory {path} belongs to another user",
+                        hint="set IBXL_HUB_DIR to a directory of yours")
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
@@ -61,7 +62,8 @@ def load_key(directory: Path) -> bytes:
             f.write(secrets.token_hex(32))
     st = path.stat()
     if st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
-        raise IBXLError(f"hub key {path} is readable by others", hint=f"chmod 600 {path}, or delete it to make a new one")
+        raise IBXLError(f"hub key {path} is readable by others",
+                        hint=f"chmod 600 {path}, or delete it to make a new one")
     key = path.read_text().strip().encode()
     if len(key) < 32:
         raise IBXLError(f"hub key {path} is too short", hint="delete it; the hub makes a new one")
