@@ -3,7 +3,6 @@ TWS quoted at the bid/ask, else from the option's price) where TWS's model greek
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,23 +11,11 @@ from ib_async import Contract, Ticker
 
 from . import greeks as bs
 from .contracts import contract_text
+from .tick_values import greek_value, tick_value
 
 CHAIN_COLUMNS = ["contract", "expiry", "strike", "right", "bid", "ask", "last", "mid", "volume", "open_interest",
                  "iv", "delta", "gamma", "vega", "theta", "und_price", "greeks_source"]
 NAN = float("nan")
-
-
-def _greek(v: object) -> float:
-    """A greek as a float: -1 is a real delta, so only missing values become NaN."""
-    return NAN if v is None else float(v)  # type: ignore[arg-type]
-
-
-def _num(v: object) -> float:
-    try:
-        x = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return NAN
-    return NAN if x == -1 or math.isinf(x) else x
 
 
 @dataclass
@@ -52,12 +39,12 @@ def from_ticker(o: Contract, t: Ticker) -> Quote:
     g = t.modelGreeks
     model = None
     if g is not None and g.delta is not None:
-        model = (_num(g.impliedVol), _greek(g.delta), _greek(g.gamma), _greek(g.vega), _greek(g.theta),
-                 _num(g.undPrice))
-    sides = [(_num(x.impliedVol), _num(x.undPrice)) for x in (t.bidGreeks, t.askGreeks, t.lastGreeks)
+        model = (tick_value(g.impliedVol), greek_value(g.delta), greek_value(g.gamma), greek_value(g.vega),
+                 greek_value(g.theta), tick_value(g.undPrice))
+    sides = [(tick_value(x.impliedVol), tick_value(x.undPrice)) for x in (t.bidGreeks, t.askGreeks, t.lastGreeks)
              if x is not None]
-    return Quote(_num(t.bid), _num(t.ask), _num(t.last), _num(t.close), _num(t.volume), open_interest_of(o, t),
-                 model, sides)
+    return Quote(tick_value(t.bid), tick_value(t.ask), tick_value(t.last), tick_value(t.close), tick_value(t.volume),
+                 open_interest_of(o, t), model, sides)
 
 
 def from_line(snap: Any) -> Quote:
@@ -119,4 +106,4 @@ def clear_ticker(t: Ticker) -> None:
 
 def open_interest_of(o: Contract, t: Ticker) -> float:
     """The open interest a ticker holds for its option's side (NaN when none arrived)."""
-    return _num(t.callOpenInterest if o.right == "C" else t.putOpenInterest)
+    return tick_value(t.callOpenInterest if o.right == "C" else t.putOpenInterest)

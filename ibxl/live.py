@@ -16,6 +16,7 @@ from ib_async import Contract, Ticker
 from . import connection, remote
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
+from .tick_values import greek_value, tick_value
 
 #: lines nobody holds are released after this many seconds without a read
 IDLE_SECONDS = 60.0
@@ -74,19 +75,6 @@ class QuoteSnapshot:
 COLUMNS = [f.name for f in fields(QuoteSnapshot) if f.name not in ("contract", "updated", "open_interest")]
 
 
-def _greek(v: object) -> float:
-    """A greek as a float: -1 is a real delta, so only missing values become NaN."""
-    return float("nan") if v is None else float(v)  # type: ignore[arg-type]
-
-
-def _num(v: Any) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return NAN
-    return NAN if x == -1 or math.isinf(x) else x
-
-
 def market_price(bid: float, ask: float, last: float, close: float) -> float:
     """One price for any contract: the last trade when it lies within the current bid/ask (or
     there is no two-sided quote), else the midpoint, else the close (as ib_async's marketPrice)."""
@@ -100,21 +88,23 @@ def market_price(bid: float, ask: float, last: float, close: float) -> float:
 
 def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
     """Build a snapshot from an ib_async Ticker."""
-    bid, ask, last, close = _num(t.bid), _num(t.ask), _num(t.last), _num(t.close)
+    bid, ask, last, close = tick_value(t.bid), tick_value(t.ask), tick_value(t.last), tick_value(t.close)
     ref = last if not math.isnan(last) else ((bid + ask) / 2 if not math.isnan(bid + ask) else NAN)
     g = t.modelGreeks
     mid = (bid + ask) / 2 if not math.isnan(bid + ask) else NAN
-    oi = _num(t.callOpenInterest) if t.contract and t.contract.right == "C" else _num(t.putOpenInterest)
+    oi = tick_value(t.callOpenInterest) if t.contract and t.contract.right == "C" else tick_value(t.putOpenInterest)
     return QuoteSnapshot(
         contract=key, symbol=t.contract.symbol if t.contract else "", bid=bid, ask=ask, last=last,
-        bid_size=_num(t.bidSize), ask_size=_num(t.askSize), last_size=_num(t.lastSize), volume=_num(t.volume),
-        open=_num(t.open), high=_num(t.high), low=_num(t.low), close=close,
+        bid_size=tick_value(t.bidSize), ask_size=tick_value(t.askSize), last_size=tick_value(t.lastSize),
+        volume=tick_value(t.volume),
+        open=tick_value(t.open), high=tick_value(t.high), low=tick_value(t.low), close=close,
         change=ref - close if close == close else NAN,
         change_pct=(ref - close) / close * 100 if close == close and close else NAN,
         mid=mid, price=market_price(bid, ask, last, close),
-        iv=_num(g.impliedVol) if g else NAN, delta=_greek(g.delta) if g else NAN, gamma=_greek(g.gamma) if g else NAN,
-        vega=_greek(g.vega) if g else NAN, theta=_greek(g.theta) if g else NAN,
-        und_price=_num(g.undPrice) if g else NAN,
+        iv=tick_value(g.impliedVol) if g else NAN, delta=greek_value(g.delta) if g else NAN,
+        gamma=greek_value(g.gamma) if g else NAN,
+        vega=greek_value(g.vega) if g else NAN, theta=greek_value(g.theta) if g else NAN,
+        und_price=tick_value(g.undPrice) if g else NAN,
         open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())
 
 

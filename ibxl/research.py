@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from .connection import client as _client
 from .contracts import contract_text, resolve
 from .live import market_price
 from .remote import on_hub
+from .tick_values import tick_value
 
 NEWS_PROVIDERS = "BRFG+BRFUPDN+DJNL"
 NAN = float("nan")
@@ -47,31 +47,23 @@ SCAN_COLUMNS = ["rank", "contract", "symbol", "sec_type", "exchange", "currency"
 FIGURE_WAIT = 3.0
 
 
-def _num(v: Any) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return NAN
-    return NAN if x == -1 or math.isinf(x) else x
-
-
 def _figure_row(t: Ticker, figure: ScanFigure | None) -> dict[str, float]:
-    bid, ask, last, close = _num(t.bid), _num(t.ask), _num(t.last), _num(t.close)
+    bid, ask, last, close = tick_value(t.bid), tick_value(t.ask), tick_value(t.last), tick_value(t.close)
     ref = market_price(bid, ask, last, NAN)
     row = {"last": last if last == last else ref, "change": ref - close if close else NAN,
-           "change_pct": (ref - close) / close * 100 if close else NAN, "volume": _num(t.volume)}
+           "change_pct": (ref - close) / close * 100 if close else NAN, "volume": tick_value(t.volume)}
     if figure is None or figure.column in row:
         return row
-    opened, high, low = _num(t.open), _num(t.high), _num(t.low)
-    low13, high13 = _num(t.low13week), _num(t.high13week)
+    opened, high, low = tick_value(t.open), tick_value(t.high), tick_value(t.low)
+    low13, high13 = tick_value(t.low13week), tick_value(t.high13week)
     value = {
         "dollar_volume": lambda: row["volume"] * row["last"],
         "open_change_pct": lambda: (ref - opened) / opened * 100 if opened else NAN,
         "range_pct": lambda: (high - low) / ref * 100 if ref else NAN,
-        "iv": lambda: _num(t.impliedVolatility),
-        "option_volume": lambda: _num(t.callVolume) + _num(t.putVolume),
-        "volume_ratio": lambda: row["volume"] / _num(t.avVolume) if _num(t.avVolume) else NAN,
-        "trade_count": lambda: _num(t.tradeCount),
+        "iv": lambda: tick_value(t.impliedVolatility),
+        "option_volume": lambda: tick_value(t.callVolume) + tick_value(t.putVolume),
+        "volume_ratio": lambda: row["volume"] / tick_value(t.avVolume) if tick_value(t.avVolume) else NAN,
+        "trade_count": lambda: tick_value(t.tradeCount),
         "pct_of_13w_range": lambda: (ref - low13) / (high13 - low13) * 100 if high13 > low13 else NAN,
     }[figure.column]()
     return {**row, figure.column: value}
