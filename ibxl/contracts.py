@@ -384,6 +384,9 @@ def remember(contract: Contract) -> None:
     key = parse_contract(contract_text(contract)).text
     with _cache_lock:
         _cache.setdefault(key, contract)
+        _text_by_conid.setdefault(contract.conId, key)
+
+
 def _resolve_combo(spec: ComboSpec, key: str, timeout: float | None) -> Contract:
     parts = [(resolve(x.leg.text, timeout), x.ratio) for x in spec.legs]
     ids = [c.conId for c, _ in parts]

@@ -81,7 +81,7 @@ def sheet(ibxl_sim, tmp_path_factory):
     for name in ("IB_RISK", "IB_VAR", "IB_SCENARIOS"):
         registry[name] = _engine_fn(declare.FUNCTIONS[name].fn, shapes[name])
     for name, fn in F.FUNCTIONS.items():
-        registry.setdefault(name, _engine_fn(fn, (60, 30)))
+        registry.setdefault(name, _engine_fn(fn.fn, (60, 30)))
     model = formulas.ExcelModel().loads(str(path)).finish()
     solution = model.calculate()
     out = {}

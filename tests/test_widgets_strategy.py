@@ -20,6 +20,7 @@ def test_strategy_panel_quotes_prices_and_sends_through_the_ticket(ibxl_sim, mon
     s = panel.summary
     assert s["max_loss"] < 0 < s["max_profit"] and len(s["breakevens"]) == 1
     assert "max profit" in panel.figures.value and "breakevens" in panel.figures.value
+    assert _until(lambda: panel.plot.outputs, timeout=15)  # drawn just after the figures are set
     png = panel.plot.outputs[0]["data"]["image/png"]
     assert base64.b64decode(png)[:4] == b"\x89PNG"
     assert panel.ticket.contract.value == panel.legs.value and panel.ticket.limit.value > 0
