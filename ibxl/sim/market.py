@@ -151,7 +151,7 @@ class Market:
         if base == 0:
             return np.zeros(MINUTES)
         day = EPOCH + timedelta(days=day_index)
-        if self.calendar.mode == "always" or inst.calendar == "crypto":
+        if inst.calendar == "crypto":
             weights = np.ones(MINUTES) / MINUTES
         else:
             weights = np.zeros(MINUTES)
@@ -207,7 +207,7 @@ class Market:
         if self.calendar.mode == "always":
             return ts, True
         moment = datetime.fromtimestamp(ts, UTC)
-        cal = self._path_owner(inst).calendar if inst.tracks else inst.calendar
+        cal = inst.calendar
         if self.calendar.is_open(cal, moment):
             return ts, True
         day = self.calendar.trading_day(cal, moment)
@@ -330,7 +330,7 @@ class Market:
                     "low": round_to_tick(min(g_prev.price, g_now.price), 0.01), "close": round_to_tick(g_prev.price, 0.01),
                     "volume": float(seed_v.integers(0, 5000))}
         owner = self._path_owner(inst)
-        cal = owner.calendar if inst.tracks else inst.calendar
+        cal = inst.calendar
         day = self.calendar.trading_day(cal, moment)
         sessions = self.calendar.sessions(cal, day)
         start = sessions[0][0].timestamp() if sessions else ts - 60

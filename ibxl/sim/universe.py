@@ -284,7 +284,7 @@ class Universe:
                             subcategory=und.subcategory, marketRuleId=111 if und.secType == "IND" else 110,
                             validExchanges=OPTION_EXCHANGES if und.secType == "STK" else (und.exchange,),
                             orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "REL", "IOC", "GTC", "DAY", "GTD", "OCA", "COND", "WHATIF"),
-                            calendar="us_equity" if und.secType == "STK" else "us_index",
+                            calendar="us_option" if und.secType == "STK" else "us_index",
                             underConId=und.conId, underSymbol=und.symbol, underSecType=und.secType,
                             contractMonth=expiry[:6], refPrice=0.0, volatility=und.volatility,
                         ))
