@@ -43,9 +43,8 @@ def has_trades(inst: Instrument) -> bool:
 
 def extended_stats(market: Market, inst: Instrument, ts: float) -> dict[str, float]:
     """52/26/13-week ranges, average volume and realized volatility from the daily path."""
-    owner = market._path_owner(inst)  # noqa: SLF001 - the feed reads the same path the market quotes
     today = min(int((ts // 86400) - (EPOCH.toordinal() - 719163)), HORIZON_DAYS)
-    path = market.daily_log_path(owner)
+    path = market.daily_log_path(inst)  # the same path the market quotes (an ETF's at its ratio)
     out: dict[str, float] = {}
     for weeks, lo_key, hi_key in ((13, "low_13w", "high_13w"), (26, "low_26w", "high_26w"),
                                   (52, "low_52w", "high_52w")):

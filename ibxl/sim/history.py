@@ -389,7 +389,7 @@ class History:
         path = market.daily_log_path(owner)
         idx = min(max((day - EPOCH).days, 0), HORIZON_DAYS - 1)
         o, c = math.exp(path[idx]), math.exp(path[idx + 1])
-        if inst.secType == "FUT":
+        if inst.tracks:
             carry = market.price(inst, label + 72000) / max(market.base_price(owner, label + 72000), 1e-9)
             o, c = o * carry, c * carry
         rng = np.random.default_rng([inst.conId, 21, idx])
@@ -441,7 +441,7 @@ class _PathReader:
         self.vscale = market.volume_scale(inst)
         self.lot = 100.0 if inst.secType == "STK" else 1.0
         self.no_volume = inst.secType in ("IND", "CASH")
-        self._carry = inst.secType == "FUT" and bool(inst.tracks)
+        self._carry = bool(inst.tracks)  # a future's carry, an ETF's ratio to its index
         self._second_vols: dict[int, np.ndarray] = {}
 
     def scale(self, t: float) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .calendar import TradingCalendar
 from .clock import Clock
+from .factors import FactorModel
 from .instruments import Instrument
 from .pricing import RATE, Greeks, black_scholes, smile_vol
 from .universe import Universe
@@ -90,6 +91,10 @@ class Market:
         self._seconds: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
         self._stats: dict[tuple[int, int], dict[str, float]] = {}
         self._anchor_index = (universe.anchor_date - EPOCH).days
+        settings = universe.factors
+        market = next((i for i in universe.underlyings() if i.symbol == settings.get("market", "SPX")
+                       and i.secType == "IND"), None)
+        self.factors = FactorModel(self._rng, HORIZON_DAYS, market, settings)
 
     # ------------------------------------------------------------ path layers
     def _rng(self, *parts: int) -> np.random.Generator:
@@ -102,17 +107,15 @@ class Market:
         return inst
 
     def daily_log_path(self, inst: Instrument) -> np.ndarray:
-        """Log price at each UTC midnight from :data:`EPOCH` on (cached per instrument)."""
+        """Log price at each UTC midnight from :data:`EPOCH` on (cached per instrument). An instrument
+        that tracks another (an index ETF, a future before carry) is that path times its ratio."""
         path = self._daily.get(inst.conId)
         if path is None:
-            rng = self._rng(inst.conId, 0)
-            sigma = inst.volatility / math.sqrt(365.0)
-            steps = rng.standard_normal(HORIZON_DAYS) * sigma
-            # fat tails: a few days of the year move three times as much
-            shocks = rng.random(HORIZON_DAYS) < 0.02
-            steps[shocks] *= 3.0
-            walk = np.concatenate([[0.0], np.cumsum(steps)])
-            path = walk - walk[self._anchor_index] + math.log(max(inst.refPrice, 1e-6))
+            if inst.tracks and self.universe.get(inst.tracks) is not None:
+                path = self.daily_log_path(self._path_owner(inst)) + math.log(inst.trackRatio)
+            else:
+                walk = np.concatenate([[0.0], np.cumsum(self.factors.steps(inst))])
+                path = walk - walk[self._anchor_index] + math.log(max(inst.refPrice, 1e-6))
             self._daily[inst.conId] = path
         return path
 
@@ -235,8 +238,10 @@ class Market:
             return self.option_greeks(inst, ts).price
         eff, _ = self._effective_time(inst, ts)
         p = self.base_price(inst, eff)
-        if inst.secType == "FUT" and inst.tracks:
-            p *= math.exp(RATE * self.years_to_expiry(inst, eff))
+        if inst.tracks:
+            p *= inst.trackRatio
+            if inst.secType == "FUT":
+                p *= math.exp(RATE * self.years_to_expiry(inst, eff))
         return p
 
     def volume_scale(self, inst: Instrument) -> float:
@@ -252,7 +257,7 @@ class Market:
     def reference_spot(self, inst: Instrument) -> float:
         """Yesterday's closing level, used to centre listed strikes (stable within a day)."""
         today = (self.clock.now().date() - EPOCH).days
-        return float(math.exp(self.daily_log_path(self._path_owner(inst))[min(today, HORIZON_DAYS)]))
+        return float(math.exp(self.daily_log_path(inst)[min(today, HORIZON_DAYS)]))
 
     def years_to_expiry(self, inst: Instrument, ts: float) -> float:
         """Time to expiry in years (expiry at 16:00 New York on the last trade date)."""
@@ -349,7 +354,7 @@ class Market:
             b = min(MINUTES, a + (t1 - m) + 1)
             seg_h, seg_l = bars.high[a:b], bars.low[a:b]
             if len(seg_h):
-                scale = self.price(inst, start) / self.base_price(owner, start) if inst.secType == "FUT" else 1.0
+                scale = self.price(inst, start) / self.base_price(owner, start) if inst.tracks else 1.0
                 hi = max(hi, float(seg_h.max()) * scale)
                 lo = min(lo, float(seg_l.min()) * scale)
                 vol += float(bars.volume[a:b].sum())

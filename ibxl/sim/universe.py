@@ -80,6 +80,12 @@ def occ_symbol(root: str, expiry: str, right: str, strike: float) -> str:
     return f"{root:<6}{expiry[2:]}{right}{round(strike * 1000):08d}"
 
 
+def _factor_fields(row: dict) -> dict:
+    """The factor model's fields of a universe row (beta, sector, loading, model)."""
+    return {"beta": float(row.get("beta", 0.0)), "sector": row.get("sector", ""),
+            "sectorLoading": float(row.get("sectorLoading", 1.0)), "model": row.get("model", "")}
+
+
 def strike_step(spot: float) -> float:
     """A listing increment typical for an underlying at this price."""
     for limit, step in ((5, 0.5), (25, 1.0), (200, 2.5), (500, 5.0), (2000, 10.0), (10000, 25.0)):
@@ -105,6 +111,8 @@ class Universe:
         self._by_symbol: dict[str, list[Instrument]] = {}
         self._option_classes: dict[int, list[dict]] = {}  # underlying conId -> trading classes
         self._options_built: set[int] = set()
+        #: factor model settings: the market index and sector volatilities (see ``factors.py``)
+        self.factors: dict = raw.get("factors", {})
         #: price used to centre option strikes; the market sets it to its reference spot
         self.spot: Spot = lambda inst: inst.refPrice
         self._load(raw)
@@ -118,6 +126,7 @@ class Universe:
         return inst
 
     def _load(self, raw: dict) -> None:
+        pending: dict[int, tuple[str, float]] = {}  # ETFs that follow an index: conId -> (index, ratio)
         for row in raw.get("stocks", []):
             inst = self._add(Instrument(
                 conId=int(row["conId"]), symbol=row["symbol"], secType="STK", exchange="SMART",
@@ -131,8 +140,10 @@ class Universe:
                 orderTypes=STOCK_ORDER_TYPES, calendar="us_equity", timeZoneId="US/Eastern",
                 refPrice=row["refPrice"], volatility=row.get("volatility", 0.3),
                 avgVolume=row.get("avgVolume", 1e6), marketCap=row.get("marketCap", 0.0),
-                optionable=row.get("optionable", False),
+                optionable=row.get("optionable", False), **_factor_fields(row),
             ))
+            if row.get("tracks"):
+                pending[inst.conId] = (row["tracks"], float(row.get("ratio", 1.0)))
             if inst.optionable:
                 self._option_classes[inst.conId] = [
                     {"tradingClass": inst.symbol, "multiplier": "100", "weeklies": row.get("weeklies", True), "monthlies": True}
@@ -145,7 +156,7 @@ class Universe:
                 industry="Indices", category="Broad Range Equity Index", marketRuleId=row.get("marketRuleId", 62),
                 validExchanges=(row["exchange"],), orderTypes=(), calendar="us_index",
                 refPrice=row["refPrice"], volatility=row.get("volatility", 0.2), avgVolume=row.get("avgVolume", 1e6),
-                optionable=row.get("optionable", False),
+                optionable=row.get("optionable", False), **_factor_fields(row),
             ))
             if inst.optionable:
                 classes = row.get("tradingClasses", [inst.symbol])
@@ -154,6 +165,12 @@ class Universe:
                      "weeklies": tc.endswith("W") or len(classes) == 1, "monthlies": not tc.endswith("W")}
                     for tc in classes
                 ]
+        for con_id, (symbol, ratio) in pending.items():
+            index = next(i for i in self._by_symbol.get(symbol, []) if i.secType == "IND")
+            etf = replace(self._by_conid[con_id], tracks=index.conId, trackRatio=ratio,
+                          volatility=index.volatility)
+            self._by_conid[con_id] = etf
+            self._by_symbol[etf.symbol] = [etf if i.conId == con_id else i for i in self._by_symbol[etf.symbol]]
         for row in raw.get("forex", []):
             pair = f"{row['symbol']}.{row['currency']}"
             self._add(Instrument(
