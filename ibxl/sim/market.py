@@ -25,6 +25,10 @@ from .pricing import RATE, Greeks, black_scholes, smile_vol
 from .universe import Universe
 
 EPOCH = date(2010, 1, 1)
+#: displayed quote sizes come in multiples of these (1 to 39 of them): round lots for stocks,
+#: 100,000 units on IDEALPRO (books show hundreds of thousands to millions), 5 contracts for
+#: futures, a tenth of a coin for crypto
+DISPLAY_LOT: dict[str, float] = {"STK": 100.0, "CASH": 100_000.0, "FUT": 5.0, "CRYPTO": 0.1}
 HORIZON_DAYS = 365 * 30
 MINUTES = 1440
 _DAY = 86400
@@ -304,10 +308,13 @@ class Market:
             if inst.is_option and bid <= 0:
                 ask = max(ask, tick)
         else:
-            bid = ask = round_to_tick(mid, tick)
+            # an index is calculated, not quoted: TWS sends it no bid or ask, only last and the day's
+            # statistics, so both stay 0 here and the feed leaves them out
+            bid = ask = 0.0 if inst.secType == "IND" else round_to_tick(mid, tick)
+        lot = DISPLAY_LOT.get(inst.secType, 1.0)
+        bid_size = round((1 + draws[0] % 39) * lot, 6) if spr > 0 else 0.0
+        ask_size = round((1 + draws[1] % 39) * lot, 6) if spr > 0 else 0.0
         lot = 100 if inst.secType == "STK" else 1
-        bid_size = float((1 + draws[0] % 39) * lot) if spr > 0 else 0.0
-        ask_size = float((1 + draws[1] % 39) * lot) if spr > 0 else 0.0
         last = round_to_tick(mid, tick)
         stats = self.day_stats(inst, eff)
         return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * lot),

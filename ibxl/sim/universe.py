@@ -80,6 +80,16 @@ def occ_symbol(root: str, expiry: str, right: str, strike: float) -> str:
     return f"{root:<6}{expiry[2:]}{right}{round(strike * 1000):08d}"
 
 
+#: names TWS accepts for a primary exchange besides the one it reports (API release notes 10.27)
+PRIMARY_ALIASES = {"ISLAND": "NASDAQ"}
+
+
+def primary_exchange(name: str) -> str:
+    """The primary exchange a request names, as contract details report it (ISLAND is NASDAQ)."""
+    upper = name.strip().upper()
+    return PRIMARY_ALIASES.get(upper, upper)
+
+
 def _factor_fields(row: dict) -> dict:
     """The factor model's fields of a universe row (beta, sector, loading, model)."""
     return {"beta": float(row.get("beta", 0.0)), "sector": row.get("sector", ""),
@@ -299,7 +309,7 @@ class Universe:
                             strike=strike, right=right, minTick=0.01, longName=und.longName,
                             marketName=tc, industry=und.industry, category=und.category,
                             subcategory=und.subcategory, marketRuleId=111 if und.secType == "IND" else 110,
-                            validExchanges=OPTION_EXCHANGES if und.secType == "STK" else (und.exchange,),
+                            validExchanges=OPTION_EXCHANGES if und.secType == "STK" else ("SMART", und.exchange),
                             orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "REL", "IOC", "GTC", "DAY", "GTD", "OCA", "COND", "WHATIF"),
                             calendar="us_option" if und.secType == "STK" else "us_index",
                             underConId=und.conId, underSymbol=und.symbol, underSecType=und.secType,
@@ -312,7 +322,8 @@ class Universe:
             return []
         strikes = tuple(self.option_strikes(underlying))
         rows = []
-        exchanges = OPTION_EXCHANGES if underlying.secType == "STK" else (underlying.exchange,)
+        # TWS lists SMART beside the exchanges (SPX: SMART/SPX, CBOE/SPXW, SMART/SPXW, CBOE/SPX)
+        exchanges = OPTION_EXCHANGES if underlying.secType == "STK" else ("SMART", underlying.exchange)
         for cls in self._option_classes[underlying.conId]:
             exps = tuple(d.strftime("%Y%m%d") for d in self.option_expiries(underlying, cls))
             for exch in exchanges:
@@ -387,7 +398,7 @@ class Universe:
                 continue
             if q.right and inst.right != q.right.upper()[:1]:
                 continue
-            if q.primaryExchange and inst.secType == "STK" and inst.primaryExchange != q.primaryExchange.upper():
+            if q.primaryExchange and inst.secType == "STK" and inst.primaryExchange != primary_exchange(q.primaryExchange):
                 continue
             exch = q.exchange.upper()
             if exch:

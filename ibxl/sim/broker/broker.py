@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SimError
 from ..instruments import Instrument
 from .account import Account, Valuation
-from .commissions import commission
+from .commissions import commission, fill_commission
 from .orders import ORDER_TYPES, TIFS, Condition, Fill, SimOrder
 from .store import StateStore
 
@@ -470,7 +470,7 @@ class Broker:
 
     def _fill(self, order: SimOrder, inst: Instrument, qty: float, price: float, now: float) -> None:
         acct = self.account(order.account)
-        fee = commission(inst, qty, price)
+        fee = fill_commission(inst, order.filled, order.avg_fill_price, qty, price)
         realized = acct.apply_fill(inst, order.sign * qty, price, fee, self._day())
         order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
         order.filled += qty
