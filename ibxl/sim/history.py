@@ -23,6 +23,9 @@ from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar
 
 EXACT_DAYS = 7
+#: TWS serves bars of 30 seconds or less for the last six months only (error 162 beyond)
+SMALL_BAR_SECONDS = 30
+SMALL_BAR_MAX_AGE = 182 * 86400
 _EPOCH_DAYS = EPOCH.toordinal() - 719163
 
 #: IB's bar size settings -> seconds (days, weeks and months are calendar units)
@@ -161,7 +164,13 @@ class History:
             raise HistoryError(162, f"Time length exceed max. ({duration!r} of {bar_size!r} bars; the longest "
                                     f"duration for this bar size is {_describe_span(limit)}: shorten the "
                                     "duration or use larger bars)")
-        return HistoryRequest(inst, parse_end(end_text, now), count, unit, secs, what, rth)
+        end = parse_end(end_text, now)
+        if secs <= SMALL_BAR_SECONDS and end - span < now - SMALL_BAR_MAX_AGE:
+            raise HistoryError(162, f"HMDS query returned no data: bars of {SMALL_BAR_SECONDS} secs or less are "
+                                    f"available for the last six months only ({duration!r} of {bar_size!r} bars "
+                                    "ending " + datetime.fromtimestamp(end, UTC).strftime("%Y%m%d-%H:%M:%S") +
+                                    "); use 1 min bars or larger for older data")
+        return HistoryRequest(inst, end, count, unit, secs, what, rth)
 
     # ------------------------------------------------------------ bars
     def bars(self, req: HistoryRequest) -> list[Bar]:
