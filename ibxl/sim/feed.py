@@ -13,6 +13,8 @@ from .market import EPOCH, HORIZON_DAYS, Market, Quote
 
 #: top-of-book fields in the order TWS sends them after a subscription starts
 TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume", "high", "low", "close", "open")
+#: the size a price tick carries with it (a separate size tick is sent only when the size alone changes)
+_SIZE_OF_PRICE = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
 
 
 @dataclass
@@ -24,14 +26,21 @@ class QuoteFeed:
     def changes(self, q: Quote, *, has_trades: bool = True) -> list[tuple[str, float]]:
         """The (field, value) pairs that differ from what was last sent."""
         out: list[tuple[str, float]] = []
+        sent = self.sent
+        priced: set[str] = set()
         for name in TOP_FIELDS:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue
             value = float(getattr(q, name))
             if value <= 0 and name in ("bid", "ask"):
                 continue
-            if self.sent.get(name) != value:
-                self.sent[name] = value
+            if sent.get(name) != value:
+                sent[name] = value
+                if name in _SIZE_OF_PRICE:
+                    priced.add(_SIZE_OF_PRICE[name])
+                    sent[_SIZE_OF_PRICE[name]] = float(getattr(q, _SIZE_OF_PRICE[name]))
+                elif name in priced:
+                    continue  # the price tick just sent carries this size, as TWS's tickPrice does
                 out.append((name, value))
         return out
 

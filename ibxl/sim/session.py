@@ -86,6 +86,21 @@ class Session:
             self.writer.write(b"".join(self._outbox))
         self._outbox.clear()
 
+    def send_update_frame(self, frame: bytes) -> bool:
+        """Like :meth:`send_update`, for a message already encoded as a frame."""
+        if self.closed:
+            return False
+        transport = self.writer.transport
+        if transport is not None and transport.get_write_buffer_size() + len(self._outbox) * 64 > MAX_WRITE_BUFFER:
+            self.dropped_updates += 1
+            return False
+        self._outbox.append(frame)
+        self.frames_out += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return True
+
     def send_update(self, *fields: object) -> bool:
         """Send a streaming update unless the client is not keeping up (then drop it)."""
         if self.closed:

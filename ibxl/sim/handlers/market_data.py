@@ -124,14 +124,11 @@ class MarketDataStream:
         s = self.session
         d = self.delayed
         if name in T.PRICE_TICKS:
-            size = {"bid": q.bid_size, "ask": q.ask_size, "last": q.last_size}.get(name, 0.0)
-            if name in ("bid", "ask", "last"):
-                s.send_update(*T.price_tick(self.req_id, name, value, size, d))
-            else:
-                s.send_update(*T.price_tick(self.req_id, name, value, 0, d))
+            size = q.bid_size if name == "bid" else q.ask_size if name == "ask" else q.last_size if name == "last" else 0
+            s.send_update_frame(T.price_tick_frame(self.req_id, name, value, size, d))
         elif name in ("bid_size", "ask_size", "last_size", "volume"):
             # sizes ride with their price tick unless the price did not change
-            s.send_update(*T.size_tick(self.req_id, name, value, d))
+            s.send_update_frame(T.size_tick_frame(self.req_id, name, value, d))
         if name == "last":
             s.send_update(*T.string_tick(self.req_id, "last_timestamp", str(int(q.time))))
 
