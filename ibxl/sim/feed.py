@@ -15,6 +15,7 @@ from .market import EPOCH, HORIZON_DAYS, Market, Quote
 TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume", "high", "low", "close", "open")
 #: the size a price tick carries with it (a separate size tick is sent only when the size alone changes)
 _SIZE_OF_PRICE = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
+_INDEX = {name: Quote._fields.index(name) for name in TOP_FIELDS}  # a quote is a named tuple
 
 
 @dataclass
@@ -31,14 +32,14 @@ class QuoteFeed:
         for name in TOP_FIELDS:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue
-            value = float(getattr(q, name))
+            value = float(q[_INDEX[name]])
             if value <= 0 and name in ("bid", "ask"):
                 continue
             if sent.get(name) != value:
                 sent[name] = value
                 if name in _SIZE_OF_PRICE:
                     priced.add(_SIZE_OF_PRICE[name])
-                    sent[_SIZE_OF_PRICE[name]] = float(getattr(q, _SIZE_OF_PRICE[name]))
+                    sent[_SIZE_OF_PRICE[name]] = float(q[_INDEX[_SIZE_OF_PRICE[name]]])
                 elif name in priced:
                     continue  # the price tick just sent carries this size, as TWS's tickPrice does
                 out.append((name, value))

@@ -300,25 +300,31 @@ class Market:
         tick = inst.minTick or 0.01
         mid = self.price(inst, eff)
         spr = self.spread(inst, mid)
-        if inst.is_option:
+        is_option = inst.is_option
+        if is_option:
             tick = 0.05 if mid >= 3 else 0.01
         draws = _hash_draws(inst.conId, int(ts * 1000))
         if spr > 0:
-            bid = round_to_tick(max(mid - spr / 2, 0.0), tick)
-            ask = round_to_tick(bid + spr, tick)
-            if inst.is_option and bid <= 0:
+            # whole ticks: the bid on the tick below mid less half the spread, the ask a spread above
+            n_bid = round(max(mid - spr / 2, 0.0) / tick)
+            bid = round(n_bid * tick, 10)
+            ask = round((n_bid + round(spr / tick)) * tick, 10)
+            if is_option and bid <= 0:
                 ask = max(ask, tick)
+            lot = DISPLAY_LOT.get(inst.secType, 1.0)
+            bid_size = float((1 + draws[0] % 39) * lot)
+            ask_size = float((1 + draws[1] % 39) * lot)
+            if lot < 1:  # fractional lots (crypto): keep sizes free of binary noise
+                bid_size, ask_size = round(bid_size, 6), round(ask_size, 6)
         else:
             # an index is calculated, not quoted: TWS sends it no bid or ask, only last and the day's
             # statistics, so both stay 0 here and the feed leaves them out
             bid = ask = 0.0 if inst.secType == "IND" else round_to_tick(mid, tick)
-        lot = DISPLAY_LOT.get(inst.secType, 1.0)
-        bid_size = round((1 + draws[0] % 39) * lot, 6) if spr > 0 else 0.0
-        ask_size = round((1 + draws[1] % 39) * lot, 6) if spr > 0 else 0.0
-        lot = 100 if inst.secType == "STK" else 1
-        last = round_to_tick(mid, tick)
+            bid_size = ask_size = 0.0
+        last_lot = 100 if inst.secType == "STK" else 1
+        last = round(round(mid / tick) * tick, 10)
         stats = self.day_stats(inst, eff)
-        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * lot),
+        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * last_lot),
                      stats["volume"], stats["open"], stats["high"], stats["low"], stats["close"], mid, is_open)
 
     def day_stats(self, inst: Instrument, ts: float) -> dict[str, float]:
