@@ -14,6 +14,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -74,6 +75,17 @@ def _hash_draws(con_id: int, step: int) -> tuple[int, int, int]:
     h ^= h >> 17
     h = (h * 0xC2B2AE3D) & 0xFFFFFFFFFFFF
     return h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF
+
+
+#: quoted spread as a fraction of the price, by security type
+_SPREAD_BPS: dict[str, float] = {"STK": 2e-4, "CASH": 2e-5, "CRYPTO": 5e-4, "FUT": 1e-4, "IND": 0.0}
+
+
+@lru_cache(maxsize=4096)
+def _expiry_ts(expiry: str) -> float:
+    """Epoch seconds of 16:00 New York (21:00 UTC) on a yyyymmdd last trade date."""
+    exp = datetime.strptime(expiry, "%Y%m%d")
+    return datetime(exp.year, exp.month, exp.day, 21, 0, tzinfo=UTC).timestamp()
 
 
 def round_to_tick(price: float, tick: float) -> float:
@@ -234,7 +246,8 @@ class Market:
         frac = ts - sec
         # between whole seconds the price moves linearly to the next second's level, so quotes
         # tick smoothly however often they are sampled, and never leave that second's range
-        return float(path[i] + (path[i + 1] - path[i]) * frac) if frac else float(path[i])
+        a = path.item(i)  # plain floats: numpy scalar arithmetic costs more than the lookup
+        return a + (path.item(i + 1) - a) * frac if frac else a
 
     def price(self, inst: Instrument, ts: float | None = None) -> float:
         """Mid price of any instrument (options from Black-Scholes, futures with carry)."""
@@ -268,9 +281,7 @@ class Market:
         """Time to expiry in years (expiry at 16:00 New York on the last trade date)."""
         if not inst.lastTradeDateOrContractMonth:
             return 0.0
-        exp = datetime.strptime(inst.lastTradeDateOrContractMonth[:8], "%Y%m%d")
-        exp_ts = datetime(exp.year, exp.month, exp.day, 21, 0, tzinfo=UTC).timestamp()
-        return max(exp_ts - ts, 0.0) / (365.0 * _DAY)
+        return max(_expiry_ts(inst.lastTradeDateOrContractMonth[:8]) - ts, 0.0) / (365.0 * _DAY)
 
     def spread(self, inst: Instrument, mid: float) -> float:
         """The quoted bid/ask spread for an instrument at a price."""
@@ -278,8 +289,8 @@ class Market:
         if inst.is_option:
             tick = 0.05 if mid >= 3 else 0.01
             return max(tick, round_to_tick(mid * 0.03, tick))
-        bps = {"STK": 2e-4, "CASH": 2e-5, "CRYPTO": 5e-4, "FUT": 1e-4, "IND": 0.0}.get(inst.secType, 2e-4)
-        return max(tick, round_to_tick(mid * bps, tick)) if bps else 0.0
+        bps = _SPREAD_BPS.get(inst.secType, 2e-4)
+        return max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
 
     def option_greeks(self, inst: Instrument, ts: float | None = None, und_price: float | None = None) -> Greeks:
         """Model value and greeks of an option from its underlying's price and the smile."""

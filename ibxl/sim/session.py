@@ -86,8 +86,8 @@ class Session:
             self.writer.write(b"".join(self._outbox))
         self._outbox.clear()
 
-    def send_update_frame(self, frame: bytes) -> bool:
-        """Like :meth:`send_update`, for a message already encoded as a frame."""
+    def send_update_frame(self, frame: bytes, count: int = 1) -> bool:
+        """Like :meth:`send_update`, for ``count`` messages already encoded as frames."""
         if self.closed:
             return False
         transport = self.writer.transport
@@ -95,7 +95,7 @@ class Session:
             self.dropped_updates += 1
             return False
         self._outbox.append(frame)
-        self.frames_out += 1
+        self.frames_out += count
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)

@@ -58,7 +58,8 @@ def price_tick_frame(req_id: int, name: str, value: float, size: float, delayed:
 def size_tick_frame(req_id: int, name: str, value: float, delayed: bool) -> bytes:
     """The same message as :func:`size_tick`, encoded straight to a frame (see :func:`price_tick_frame`)."""
     tick = SIZE_TICKS[name][1 if delayed else 0]
-    payload = f"2\x006\x00{req_id}\x00{tick}\x00{format_field(_num(value))}\x00".encode()
+    text = str(int(value)) if value == int(value) else format_field(value)
+    payload = f"2\x006\x00{req_id}\x00{tick}\x00{text}\x00".encode()
     return _LENGTH.pack(len(payload)) + payload
 
 
