@@ -66,7 +66,10 @@ def test_bar_data_notebook_flow(ib):
                                 whatToShow="MIDPOINT", useRTH=True, formatDate=1, keepUpToDate=True)
     updates = []
     live.updateEvent += lambda bars, has_new_bar: updates.append(bars[-1].close)
-    ib.sleep(2.5)
+    for _ in range(40):  # the forming bar is resent whenever it changes (checked every 0.25 s)
+        if updates:
+            break
+        ib.sleep(0.25)
     ib.cancelHistoricalData(live)
     assert len(live) >= 80 and updates
 
