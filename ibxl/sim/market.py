@@ -70,10 +70,9 @@ class Quote(NamedTuple):
 
 
 def _hash_draws(con_id: int, step: int) -> tuple[int, int, int]:
-    """Three cheap deterministic pseudo-random integers for (contract, quarter second)."""
-    h = (con_id * 0x9E3779B1 + step * 0x85EBCA77) & 0xFFFFFFFFFFFF
-    h ^= h >> 17
-    h = (h * 0xC2B2AE3D) & 0xFFFFFFFFFFFF
+    """Three cheap deterministic pseudo-random integers for (contract, millisecond). The hash of a
+    tuple of ints is fixed across runs (only str and bytes hashes are salted) and costs one C call."""
+    h = hash((con_id, step)) & 0xFFFFFFFFFFFF
     return h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF
 
 
