@@ -16,6 +16,8 @@ TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume
 #: the size a price tick carries with it (a separate size tick is sent only when the size alone changes)
 _SIZE_OF_PRICE = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
 _INDEX = {name: Quote._fields.index(name) for name in TOP_FIELDS}  # a quote is a named tuple
+_BOOK_FIELDS = TOP_FIELDS[:6]
+_STATS = slice(Quote._fields.index("volume"), Quote._fields.index("close") + 1)
 
 
 @dataclass
@@ -23,13 +25,18 @@ class QuoteFeed:
     """Remembers what one subscriber was last sent, so each update carries only the changes."""
 
     sent: dict[str, float] = field(default_factory=dict)
+    stats: tuple = ()
 
     def changes(self, q: Quote, *, has_trades: bool = True) -> list[tuple[str, float]]:
         """The (field, value) pairs that differ from what was last sent."""
         out: list[tuple[str, float]] = []
         sent = self.sent
         priced: set[str] = set()
-        for name in TOP_FIELDS:
+        # the day's statistics change at most once a second: skip them when they are as last sent
+        stats = q[_STATS]
+        fields = TOP_FIELDS if stats != self.stats else _BOOK_FIELDS
+        self.stats = stats
+        for name in fields:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue
             value = float(q[_INDEX[name]])

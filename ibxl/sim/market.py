@@ -69,13 +69,6 @@ class Quote(NamedTuple):
     is_open: bool
 
 
-def _hash_draws(con_id: int, step: int) -> tuple[int, int, int]:
-    """Three cheap deterministic pseudo-random integers for (contract, millisecond). The hash of a
-    tuple of ints is fixed across runs (only str and bytes hashes are salted) and costs one C call."""
-    h = hash((con_id, step)) & 0xFFFFFFFFFFFF
-    return h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF
-
-
 #: quoted spread as a fraction of the price, by security type
 _SPREAD_BPS: dict[str, float] = {"STK": 2e-4, "CASH": 2e-5, "CRYPTO": 5e-4, "FUT": 1e-4, "IND": 0.0}
 
@@ -310,10 +303,12 @@ class Market:
         tick = inst.minTick or 0.01
         mid = self.price(inst, eff)
         spr = self.spread(inst, mid)
-        is_option = inst.is_option
+        is_option = inst.secType in ("OPT", "FOP")
         if is_option:
             tick = 0.05 if mid >= 3 else 0.01
-        draws = _hash_draws(inst.conId, int(ts * 1000))
+        # sizes drawn per (contract, millisecond), inline: this runs for every line on every beat
+        h = hash((inst.conId, int(ts * 1000))) & 0xFFFFFFFFFFFF
+        draws = (h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF)
         if spr > 0:
             # whole ticks: the bid on the tick below mid less half the spread, the ask a spread above
             n_bid = round(max(mid - spr / 2, 0.0) / tick)

@@ -29,7 +29,7 @@ log = logging.getLogger("ibxl.sim")
 #: a client whose unsent output grows past this is too slow; streaming updates are dropped
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
 #: how long streaming updates may wait to be written together with the next ones
-STREAM_FLUSH_SECONDS = 0.002
+STREAM_FLUSH_SECONDS = 0.005
 HANDSHAKE_TIMEOUT = 10.0
 
 
