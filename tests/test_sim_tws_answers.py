@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from ib_async import IB, Crypto, Forex, Index, MarketOrder, Stock
+from ib_async import IB, Crypto, Forex, Future, Index, MarketOrder, Stock
 from ibapi.contract import Contract as ApiContract
 from ibapi.order import Order as ApiOrder
 from ibapi_app import RecordingApp
@@ -145,6 +145,12 @@ def test_spy_is_a_tenth_of_spx_and_qqq_tracks_ndx(ib):
         assert all(abs(x.close * ratio / y.close - 1) < 0.005 for x, y in shared)
     tickers = ib.reqTickers(spy, spx)
     assert abs(tickers[0].marketPrice() * 10 / tickers[1].marketPrice() - 1) < 0.005
+    # the E-mini future follows SPX with its carry (a small premium that shrinks to expiry)
+    es = ib.reqContractDetails(Future("ES", exchange="CME"))[0].contract
+    es_bars = ib.reqHistoricalData(es, PAST_END, "5 D", "1 day", "TRADES", True)
+    spx_bars = {b.date: b for b in ib.reqHistoricalData(spx, PAST_END, "5 D", "1 day", "TRADES", True)}
+    shared = [(b, spx_bars[b.date]) for b in es_bars if b.date in spx_bars]
+    assert shared and all(0 <= b.close / s.close - 1 < 0.08 for b, s in shared)
 
 
 def test_daily_returns_show_the_market_factor(ib):
