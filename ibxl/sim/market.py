@@ -247,6 +247,10 @@ class Market:
         if inst.is_option:
             return self.option_greeks(inst, ts).price
         eff, _ = self._effective_time(inst, ts)
+        return self._path_price(inst, eff)
+
+    def _path_price(self, inst: Instrument, eff: float) -> float:
+        """The mid of a non-option at an effective moment: its path, times its ratio and carry."""
         p = self.base_price(inst, eff)
         if inst.tracks:
             p *= inst.trackRatio
@@ -300,12 +304,16 @@ class Market:
         """Top of book plus the day's open/high/low/volume and the previous close."""
         ts = self.clock.time() if ts is None else ts
         eff, is_open = self._effective_time(inst, ts)
-        tick = inst.minTick or 0.01
-        mid = self.price(inst, eff)
-        spr = self.spread(inst, mid)
         is_option = inst.secType in ("OPT", "FOP")
         if is_option:
+            mid = self.price(inst, eff)
+            spr = self.spread(inst, mid)
             tick = 0.05 if mid >= 3 else 0.01
+        else:  # the common case, inline: this runs for every line on every beat
+            tick = inst.minTick or 0.01
+            mid = self._path_price(inst, eff)
+            bps = _SPREAD_BPS.get(inst.secType, 2e-4)
+            spr = max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
         # sizes drawn per (contract, millisecond), inline: this runs for every line on every beat
         h = hash((inst.conId, int(ts * 1000))) & 0xFFFFFFFFFFFF
         draws = (h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF)
