@@ -4,6 +4,7 @@ and kept in the local bar store so that a repeated request only fetches what is 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Awaitable
@@ -15,8 +16,10 @@ import pandas as pd
 from .contracts import contract_text, resolve
 from .errors import INFO_CODES, IBError
 from .remote import on_hub
-from .scheduler import HistoricalScheduler
+from .scheduler import SMALL_BAR_SECONDS, HistoricalScheduler, describe_seconds, estimate_seconds
 from .store import BAR_COLUMNS, BarStore
+
+log = logging.getLogger("ibxl.history")
 
 #: IB bar size settings -> (seconds per bar, largest chunk one request may cover)
 BAR_SIZES: dict[str, tuple[int, timedelta]] = {
@@ -35,6 +38,16 @@ WHAT = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORI
 _DURATION = re.compile(r"^\s*(\d+)\s*([SDWMY])\s*$", re.I)
 _UNIT = {"S": timedelta(seconds=1), "D": timedelta(days=1), "W": timedelta(weeks=1), "M": timedelta(days=30),
          "Y": timedelta(days=365)}
+
+#: a download needing more requests than this is refused unless ``max_requests=`` allows it:
+#: 60 is what IB's pacing lets through in 10 minutes for bars of 30 seconds or less; larger bars
+#: are not paced that way, so only a very long download (minutes of answers) is refused
+MAX_REQUESTS = 60
+MAX_REQUESTS_LARGE_BARS = 1000
+#: IB serves bars of 30 seconds or less for the last six months only
+SMALL_BAR_MAX_AGE = timedelta(days=182)
+#: the longest duration worth asking for: IB's daily history reaches back decades, not centuries
+LONGEST = timedelta(days=50 * 365)
 
 #: how long a just-fetched forming bar is served from the store before it is fetched again
 FRESH_SECONDS = 15.0
@@ -73,7 +86,11 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(str(text))
     if not m or int(m[1]) <= 0:
         raise ValueError(f"duration {text!r} - expected a number and a unit S, D, W, M or Y, e.g. '30 D'")
-    return int(m[1]) * _UNIT[m[2].upper()]
+    count, unit = int(m[1]), m[2].upper()
+    if count * _UNIT[unit].total_seconds() > LONGEST.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than any history IB keeps (at most "
+                         f"{LONGEST.days // 365} Y of daily bars); use a shorter duration, e.g. '20 Y', or start=")
+    return count * _UNIT[unit]
 
 
 def store() -> BarStore:
@@ -120,12 +137,18 @@ def _frame(bars: list, bar_seconds: int, tz: str) -> pd.DataFrame:
 @on_hub
 def history(contract: str, *, start: object = None, end: object = None, duration: str | None = None,
             bar_size: str = "1 day", what: str = "TRADES", rth: bool = True, progress: bool = False,
-            timeout: float = 600.0) -> pd.DataFrame:
+            timeout: float = 600.0, max_requests: int | None = None) -> pd.DataFrame:
     """Historical bars of one contract, served from the local store and fetched only where missing.
 
     Give ``start``/``end`` (anything pandas reads) or a ``duration`` ('30 D', '1 Y') ending at
     ``end`` (default now). Columns: open, high, low, close, volume, wap, bar_count; the index
     ``time`` is tz-aware (the exchange's zone for daily and longer bars, UTC otherwise).
+
+    Long downloads are split into requests IB accepts and paced to IB's rules. One that needs
+    more than 60 requests of bars of 30 secs or less (what IB's pacing allows in 10 minutes), or
+    more than 1000 requests of larger bars, is refused with its estimated request count and time;
+    pass ``max_requests=`` to allow it, ``progress=True`` to watch it.
+    Bars of 30 seconds or less exist for the last six months only, as at IB.
     """
     from .connection import client
 
@@ -145,6 +168,10 @@ def history(contract: str, *, start: object = None, end: object = None, duration
         start_ts = end_ts - (parse_duration(duration) if duration else timedelta(days=365))
     if start_ts >= end_ts:
         raise ValueError(f"start {start_ts} is not before end {end_ts}")
+    if bar_seconds <= SMALL_BAR_SECONDS and start_ts < now - SMALL_BAR_MAX_AGE:
+        raise ValueError(f"bar size {size!r} reaches back to {start_ts:%Y-%m-%d}, but IB keeps bars of "
+                         f"{SMALL_BAR_SECONDS} secs or less for the last six months only; use '1 min' bars "
+                         "or larger for older data, or a start within six months")
     series = f"{con.conId}|{size}|{what}|{int(bool(rth))}"
     bars_store = store()
     tz = _zone(con)
@@ -158,7 +185,8 @@ def history(contract: str, *, start: object = None, end: object = None, duration
             lo = max(a, cursor - chunk)
             todo.append((lo, cursor))
             cursor = lo
-    bar = _progress(len(todo), contract_text(con), progress)
+    _check_size(len(todo), bar_seconds, what, contract_text(con), size, max_requests)
+    bar = _progress(len(todo), contract_text(con), progress, bar_seconds, what)
     sched = scheduler()
 
     async def fetch(lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
@@ -223,11 +251,47 @@ class _NoBar:
         pass
 
 
-def _progress(total: int, label: str, show: bool):  # noqa: ANN202
+def estimate_text(requests: int, bar_seconds: int, what: str) -> str:
+    """'about 240 requests, about 36 min under IB's pacing' for a download of that many requests."""
+    took = describe_seconds(estimate_seconds(requests, bar_seconds, what))
+    return f"about {requests:,} requests, about {took} under IB's pacing"
+
+
+def _check_size(requests: int, bar_seconds: int, what: str, label: str, size: str, max_requests: int | None) -> None:
+    """Refuse a download larger than allowed, naming its estimate and the fix."""
+    default = MAX_REQUESTS if bar_seconds <= SMALL_BAR_SECONDS else MAX_REQUESTS_LARGE_BARS
+    limit = default if max_requests is None else int(max_requests)
+    if requests > limit:
+        raise ValueError(f"history of {label} in {size!r} bars needs {estimate_text(requests, bar_seconds, what)}; "
+                         f"pass max_requests={requests} to download it anyway, or use larger bars or a "
+                         "shorter period")
+
+
+def _progress(total: int, label: str, show: bool, bar_seconds: int = 86400, what: str = "TRADES"):  # noqa: ANN202
+    if total > 1:
+        log.info("history %s: %s", label, estimate_text(total, bar_seconds, what))
     if not show or total <= 1:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=f"history {label}", unit="chunk")
+        print(f"history {label}: {estimate_text(total, bar_seconds, what)}")
+        return _PrintBar(total, label)
+    return tqdm(total=total, desc=f"history {label} ({estimate_text(total, bar_seconds, what)})", unit="request")
+
+
+class _PrintBar:
+    """Progress as plain lines (every tenth of the download) where tqdm is not installed."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done, self.shown = total, label, 0, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        tenth = self.done * 10 // self.total
+        if tenth > self.shown:
+            self.shown = tenth
+            print(f"history {self.label}: {self.done}/{self.total} requests")
+
+    def close(self) -> None:
+        pass

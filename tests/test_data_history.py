@@ -17,11 +17,22 @@ def _pacing_errors(client) -> list:
     return errors
 
 
+def _last_full_session_close() -> pd.Timestamp:
+    """16:00 New York on the latest past weekday that NYSE traded until 16:00."""
+    from ibxl.sim.calendar import is_early_close, is_holiday
+
+    day = pd.Timestamp.now(tz="US/Eastern").normalize() - pd.Timedelta(days=1)
+    while day.weekday() >= 5 or is_holiday(day.date()) or is_early_close(day.date()):
+        day -= pd.Timedelta(days=1)
+    return day + pd.Timedelta(hours=16)
+
+
 def test_daily_history_columns_and_timezone(ibxl_sim):
     df = ibxl.history("AAPL", duration="1 Y")
     assert list(df.columns) == ["open", "high", "low", "close", "volume", "wap", "bar_count"]
     assert df.index.name == "time" and str(df.index.tz) == "US/Eastern"
-    assert len(df) > 300 and df.index.is_monotonic_increasing and not df.index.has_duplicates
+    # sessions, as TWS gives them: no weekends or NYSE holidays (today's session stays open in the sim)
+    assert 245 <= len(df) <= 256 and df.index.is_monotonic_increasing and not df.index.has_duplicates
     assert (df["low"] <= df["close"]).all() and (df["close"] <= df["high"]).all()
     assert df["bar_count"].dtype == "int64"
 
@@ -51,7 +62,9 @@ def test_long_small_bar_history_is_chunked_and_paced(ibxl_sim):
     errors = _pacing_errors(ibxl_sim)
     sched = bars.scheduler()
     n0 = sched.requests
-    df = ibxl.history("AMD", duration="14400 S", bar_size="1 secs", what="MIDPOINT", progress=True)
+    # four hours inside the previous full session (within six months, as IB requires for 1-second bars)
+    end = _last_full_session_close() - pd.Timedelta(hours=1)
+    df = ibxl.history("AMD", duration="14400 S", end=end, bar_size="1 secs", what="MIDPOINT", progress=True)
     assert sched.requests - n0 == 8, "four hours of 1-second bars take eight 30-minute chunks"
     assert len(df) >= 14000 and not df.index.has_duplicates
     assert errors == [], "the scheduler spaced requests for one contract (at most 5 in 2 s)"

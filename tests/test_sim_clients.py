@@ -65,7 +65,7 @@ def test_official_ibapi_end_to_end(gateway, client_id):
         app.reqHistoricalData(3, _stock("MSFT"), "", "2 D", "30 mins", "MIDPOINT", 1, 1, False, [])
         app.wait_for("historicalDataEnd", lambda a: a[0] == 3)
         bars = [a[1] for a in app.events["historicalData"] if a[0] == 3]
-        assert len(bars) >= 40 and all(b.low <= b.close <= b.high for b in bars)
+        assert len(bars) >= 13 and all(b.low <= b.close <= b.high for b in bars)
 
         app.reqSecDefOptParams(4, "MSFT", "", "STK", 272093)
         app.wait_for("secDefOptParamsEnd", lambda a: a[0] == 4)

@@ -1,106 +1,193 @@
-"""Trading calendars: when each kind of market is open, as plain date arithmetic.
+"""Trading calendars: when each kind of market is open, from ``exchange_calendars``.
 
-``mode="always"`` keeps every market open around the clock (the default, so that a demo
-on a Sunday is alive); ``mode="exchange"`` follows real sessions, weekends and NYSE holidays.
+Equities and equity options follow NYSE's calendar (XNYS: holidays and early closes, such as
+the day after Thanksgiving), CME futures follow CME Globex (CMES), FX trades 24x5 from Sunday
+17:15 New York and crypto 24x7.
+
+``mode="exchange"`` follows the calendars throughout. ``mode="always"`` (the default, so that a
+demo on a Sunday is alive) keeps only the *current* trading day open around the clock: every
+past session follows its exchange's calendar and hours, so history looks like TWS's.
+
+Session tables are computed once per calendar (numpy-free dict lookups by date) because
+history generation and the live feed ask about sessions many thousands of times.
 """
 
 from __future__ import annotations
 
+import time as _clock
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 NEW_YORK = ZoneInfo("America/New_York")
 CHICAGO = ZoneInfo("America/Chicago")
 
-# calendar name -> (timezone, TWS timeZoneId, full session, liquid (RTH) session, days open)
-# A session is (start, end) in local time; start > end means it begins the evening before.
-_SESSIONS: dict[str, tuple[ZoneInfo, str, tuple[time, time], tuple[time, time], str]] = {
-    "us_equity": (NEW_YORK, "US/Eastern", (time(4), time(20)), (time(9, 30), time(16)), "weekdays"),
-    "us_index": (NEW_YORK, "US/Eastern", (time(9, 30), time(16, 15)), (time(9, 30), time(16)), "weekdays"),
-    "cme": (CHICAGO, "US/Central", (time(17), time(16)), (time(8, 30), time(15)), "weekdays"),
-    "fx": (NEW_YORK, "US/Eastern", (time(17, 15), time(17)), (time(17, 15), time(17)), "weekdays"),
-    "crypto": (NEW_YORK, "US/Eastern", (time(0), time(0)), (time(0), time(0)), "everyday"),
+#: the first and last dates the session tables cover
+FIRST_DAY = date(2009, 6, 1)
+LAST_DAY = date(2031, 12, 31)
+
+Span = tuple[float, float]  # (start, end) epoch seconds
+
+
+@dataclass(frozen=True)
+class _Spec:
+    tz: ZoneInfo
+    tz_id: str  # the name TWS puts in contract details
+    source: str  # exchange_calendars name, or "fx" / "crypto" for rule-based calendars
+
+
+_SPECS: dict[str, _Spec] = {
+    "us_equity": _Spec(NEW_YORK, "US/Eastern", "XNYS"),  # 04:00-20:00 with 09:30-16:00 RTH
+    "us_option": _Spec(NEW_YORK, "US/Eastern", "XNYS"),  # 09:30-16:00
+    "us_index": _Spec(NEW_YORK, "US/Eastern", "XNYS"),  # 09:30-16:15 (index options trade to 16:15)
+    "cme": _Spec(CHICAGO, "US/Central", "CMES"),  # 17:00-16:00 Globex with 08:30-15:00 RTH
+    "fx": _Spec(NEW_YORK, "US/Eastern", "fx"),
+    "crypto": _Spec(NEW_YORK, "US/Eastern", "crypto"),
 }
+CALENDARS = tuple(_SPECS)
 
 
-@lru_cache(maxsize=64)
-def _nyse_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.financial_holidays("NYSE", years=year).keys())
+def _spec(calendar: str) -> _Spec:
+    return _SPECS.get(calendar, _SPECS["us_equity"])
+
+
+@lru_cache(maxsize=4)
+def _exchange_schedule(name: str) -> dict[date, Span]:
+    """{session date: (open, close)} in epoch seconds from exchange_calendars (loaded once)."""
+    import exchange_calendars as xc  # imported lazily: it takes a quarter second
+
+    cal = xc.get_calendar(name, start=FIRST_DAY.isoformat(), end=LAST_DAY.isoformat())
+    sched = cal.schedule
+    opens = sched["open"].astype("int64").to_numpy() // 10**9
+    closes = sched["close"].astype("int64").to_numpy() // 10**9
+    return {d.date(): (float(o), float(c)) for d, o, c in zip(sched.index, opens, closes, strict=True)}
+
+
+def _local(day: date, at: time, tz: ZoneInfo, days: int = 0) -> float:
+    return datetime.combine(day + timedelta(days=days), at, tz).timestamp()
+
+
+@lru_cache(maxsize=16)
+def _table(calendar: str) -> dict[date, tuple[Span, Span]]:
+    """{trading day: (full session, regular session)} for one calendar, in epoch seconds."""
+    spec = _spec(calendar)
+    out: dict[date, tuple[Span, Span]] = {}
+    if spec.source in ("fx", "crypto"):
+        day = FIRST_DAY
+        while day <= LAST_DAY:
+            if spec.source == "crypto":
+                span = (_local(day, time(0), spec.tz), _local(day, time(0), spec.tz, 1))
+                out[day] = (span, span)
+            elif day.weekday() < 5:  # the FX day runs from 17:15 the evening before to 17:00
+                span = (_local(day, time(17, 15), spec.tz, -1), _local(day, time(17), spec.tz))
+                out[day] = (span, span)
+            day += timedelta(days=1)
+        return out
+    for day, (open_, close) in _exchange_schedule(spec.source).items():
+        if calendar == "us_equity":
+            # extended hours: 04:00 to four hours after the close (20:00, 17:00 on early closes)
+            full = (_local(day, time(4), spec.tz), close + 4 * 3600)
+            out[day] = (full, (open_, close))
+        elif calendar == "us_index":
+            out[day] = ((open_, close + 900), (open_, close))
+        elif calendar == "us_option":
+            out[day] = ((open_, close), (open_, close))
+        else:  # cme: Globex session, with the pit-era regular hours 08:30-15:00 Chicago
+            rth = (max(open_, _local(day, time(8, 30), spec.tz)), min(close, _local(day, time(15), spec.tz)))
+            out[day] = ((open_, close), rth if rth[1] > rth[0] else (open_, close))
+    return out
 
 
 def is_holiday(day: date) -> bool:
-    """True when NYSE is closed all day for a holiday."""
-    return day in _nyse_holidays(day.year)
+    """True when NYSE is closed all day on a weekday (a holiday)."""
+    return day.weekday() < 5 and day not in _table("us_equity") and FIRST_DAY <= day <= LAST_DAY
+
+
+def is_early_close(day: date) -> bool:
+    """True when NYSE closes early on this day (e.g. 13:00 on the day after Thanksgiving)."""
+    spans = _table("us_equity").get(day)
+    if spans is None:
+        return False
+    return datetime.fromtimestamp(spans[1][1], NEW_YORK).time() < time(16)
 
 
 class TradingCalendar:
     """Answers when an instrument's market is open, in either hours mode."""
 
-    def __init__(self, mode: str = "always") -> None:
+    def __init__(self, mode: str = "always", now: Callable[[], float] | None = None) -> None:
         if mode not in ("always", "exchange"):
             raise ValueError(f"hours mode must be 'always' or 'exchange', not {mode!r}")
         self.mode = mode
+        #: the current moment (epoch seconds): in ``always`` mode its trading day stays open
+        self.now: Callable[[], float] = now or _clock.time
 
     @staticmethod
     def timezone(calendar: str) -> ZoneInfo:
         """The exchange's local timezone."""
-        return _SESSIONS.get(calendar, _SESSIONS["us_equity"])[0]
+        return _spec(calendar).tz
 
     @staticmethod
     def timezone_id(calendar: str) -> str:
         """The timezone name TWS puts in contract details (``US/Eastern``...)."""
-        return _SESSIONS.get(calendar, _SESSIONS["us_equity"])[1]
+        return _spec(calendar).tz_id
+
+    def current_day(self, calendar: str) -> date:
+        """Today's date in the calendar's zone (the day ``always`` mode keeps open)."""
+        return datetime.fromtimestamp(self.now(), _spec(calendar).tz).date()
+
+    def _spans(self, calendar: str, day: date, rth: bool) -> list[Span]:
+        spans = _table(calendar).get(day)
+        if self.mode == "always" and day == self.current_day(calendar):
+            # today stays open around the clock: from its real open (or midnight) to midnight
+            tz = _spec(calendar).tz
+            start, end = _local(day, time(0), tz), _local(day, time(0), tz, 1)
+            if spans is not None:
+                start, end = min(start, spans[0][0]), max(end, spans[0][1])
+            return [(start, end)]
+        if spans is None:
+            return []
+        return [spans[1] if rth else spans[0]]
+
+    def session_spans(self, calendar: str, day: date, rth: bool = False) -> list[Span]:
+        """The session(s) of one trading day as (start, end) epoch seconds (empty when closed)."""
+        return self._spans(calendar, day, rth)
 
     def trades_on(self, calendar: str, day: date) -> bool:
         """True when the market has a session on this (local) trading day."""
-        if self.mode == "always":
-            return True
-        days = _SESSIONS.get(calendar, _SESSIONS["us_equity"])[4]
-        if days == "everyday":
-            return True
-        return day.weekday() < 5 and not is_holiday(day)
+        return bool(self._spans(calendar, day, False))
 
     def sessions(self, calendar: str, day: date, rth: bool = False) -> list[tuple[datetime, datetime]]:
         """The session(s) of one trading day as aware UTC (start, end) pairs."""
-        if self.continuous(calendar):
-            tz = self.timezone(calendar)
-            start = datetime.combine(day, time(0), tz)
-            return [(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))]
-        if not self.trades_on(calendar, day):
-            return []
-        tz, _, full, liquid, _ = _SESSIONS.get(calendar, _SESSIONS["us_equity"])
-        begin, end = liquid if rth else full
-        start_day = day - timedelta(days=1) if begin >= end else day
-        start = datetime.combine(start_day, begin, tz)
-        stop = datetime.combine(day, end, tz)
-        return [(start.astimezone(UTC), stop.astimezone(UTC))]
+        return [(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC))
+                for s, e in self._spans(calendar, day, rth)]
 
     def continuous(self, calendar: str) -> bool:
-        """True when the calendar trades around the clock (every market in ``always`` mode, crypto)."""
-        return self.mode == "always" or _SESSIONS.get(calendar, _SESSIONS["us_equity"])[4] == "everyday"
+        """True when the calendar trades around the clock every day (crypto)."""
+        return _spec(calendar).source == "crypto"
 
     def is_open(self, calendar: str, ts: datetime, rth: bool = False) -> bool:
         """True when ``ts`` (aware) falls inside a session."""
-        if self.mode == "always":
-            return True
+        t = ts.timestamp()
         local = ts.astimezone(self.timezone(calendar)).date()
         for day in (local, local + timedelta(days=1)):
-            for start, end in self.sessions(calendar, day, rth):
-                if start <= ts < end:
+            for start, end in self._spans(calendar, day, rth):
+                if start <= t < end:
                     return True
         return False
 
     def trading_day(self, calendar: str, ts: datetime) -> date:
         """The trading day a moment belongs to (evening sessions count for the next day)."""
-        local = ts.astimezone(self.timezone(calendar))
-        if self.mode == "exchange":
-            full = _SESSIONS.get(calendar, _SESSIONS["us_equity"])[2]
-            if full[0] >= full[1] and full[0] != full[1] and local.time() >= full[0]:
-                return local.date() + timedelta(days=1)
-        return local.date()
+        local = ts.astimezone(self.timezone(calendar)).date()
+        if self.mode == "always" and local == self.current_day(calendar):
+            return local
+        t = ts.timestamp()
+        nxt = local + timedelta(days=1)
+        spans = _table(calendar).get(nxt)
+        if spans is not None and spans[0][0] <= t and not (self.mode == "always" and nxt == self.current_day(calendar)):
+            return nxt
+        return local
 
     def hours_string(self, calendar: str, first: date, days: int = 7, rth: bool = False) -> str:
         """TWS's ``tradingHours``/``liquidHours`` text, e.g. ``20261124:0930-20261124:1600;...``."""
@@ -108,19 +195,19 @@ class TradingCalendar:
         parts = []
         for i in range(days):
             day = first + timedelta(days=i)
-            sess = self.sessions(calendar, day, rth)
+            sess = self._spans(calendar, day, rth)
             if not sess:
                 parts.append(f"{day:%Y%m%d}:CLOSED")
                 continue
             for start, end in sess:
-                s, e = start.astimezone(tz), end.astimezone(tz)
+                s, e = datetime.fromtimestamp(start, tz), datetime.fromtimestamp(end, tz)
                 parts.append(f"{s:%Y%m%d:%H%M}-{e:%Y%m%d:%H%M}")
         return ";".join(parts)
 
     def previous_trading_day(self, calendar: str, day: date) -> date:
         """The last trading day strictly before ``day``."""
         d = day - timedelta(days=1)
-        while not self.trades_on(calendar, d):
+        while not self.trades_on(calendar, d) and d > FIRST_DAY:
             d -= timedelta(days=1)
         return d
 

@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"port to listen on (default {DEFAULT_PORT}, TWS paper's port)")
     p.add_argument("--seed", type=int, default=42, help="seed of the synthetic markets (same seed, same history)")
     p.add_argument("--hours", choices=("always", "exchange"), default="always",
-                   help="'always': markets never close (default); 'exchange': real sessions, weekends, holidays")
+                   help="'always': today's session never closes, past ones follow the exchange (default); "
+                        "'exchange': real sessions throughout")
     p.add_argument("--accounts", default="DU1234567", help="comma-separated paper account ids")
     p.add_argument("--trusted-ip", action="append", default=[], help="also accept clients from this address")
     p.add_argument("--state-dir", type=Path, default=None,

@@ -13,6 +13,11 @@ from .market import EPOCH, HORIZON_DAYS, Market, Quote
 
 #: top-of-book fields in the order TWS sends them after a subscription starts
 TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume", "high", "low", "close", "open")
+#: the size a price tick carries with it (a separate size tick is sent only when the size alone changes)
+_SIZE_OF_PRICE = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
+_INDEX = {name: Quote._fields.index(name) for name in TOP_FIELDS}  # a quote is a named tuple
+_BOOK_FIELDS = TOP_FIELDS[:6]
+_STATS = slice(Quote._fields.index("volume"), Quote._fields.index("close") + 1)
 
 
 @dataclass
@@ -20,19 +25,31 @@ class QuoteFeed:
     """Remembers what one subscriber was last sent, so each update carries only the changes."""
 
     sent: dict[str, float] = field(default_factory=dict)
+    stats: tuple = ()
 
     def changes(self, q: Quote, *, has_trades: bool = True, signed: bool = False) -> list[tuple[str, float]]:
         """The (field, value) pairs that differ from what was last sent (``signed``: prices may be
         zero or negative, as a combo's net price is)."""
         out: list[tuple[str, float]] = []
-        for name in TOP_FIELDS:
+        sent = self.sent
+        priced: set[str] = set()
+        # the day's statistics change at most once a second: skip them when they are as last sent
+        stats: tuple = q[_STATS]  # type: ignore[assignment]  # a slice of a named tuple is a tuple
+        fields = TOP_FIELDS if stats != self.stats else _BOOK_FIELDS
+        self.stats = stats
+        for name in fields:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue
-            value = float(getattr(q, name))
+            value = float(q[_INDEX[name]])
             if value <= 0 and name in ("bid", "ask") and not signed:
                 continue
-            if self.sent.get(name) != value:
-                self.sent[name] = value
+            if sent.get(name) != value:
+                sent[name] = value
+                if name in _SIZE_OF_PRICE:
+                    priced.add(_SIZE_OF_PRICE[name])
+                    sent[_SIZE_OF_PRICE[name]] = float(q[_INDEX[_SIZE_OF_PRICE[name]]])
+                elif name in priced:
+                    continue  # the price tick just sent carries this size, as TWS's tickPrice does
                 out.append((name, value))
         return out
 
@@ -44,9 +61,8 @@ def has_trades(inst: Instrument) -> bool:
 
 def extended_stats(market: Market, inst: Instrument, ts: float) -> dict[str, float]:
     """52/26/13-week ranges, average volume and realized volatility from the daily path."""
-    owner = market._path_owner(inst)  # noqa: SLF001 - the feed reads the same path the market quotes
     today = min(int((ts // 86400) - (EPOCH.toordinal() - 719163)), HORIZON_DAYS)
-    path = market.daily_log_path(owner)
+    path = market.daily_log_path(inst)  # the same path the market quotes (an ETF's at its ratio)
     out: dict[str, float] = {}
     for weeks, lo_key, hi_key in ((13, "low_13w", "high_13w"), (26, "low_26w", "high_26w"),
                                   (52, "low_52w", "high_52w")):

@@ -23,6 +23,9 @@ from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar
 
 EXACT_DAYS = 7
+#: TWS serves bars of 30 seconds or less for the last six months only (error 162 beyond)
+SMALL_BAR_SECONDS = 30
+SMALL_BAR_MAX_AGE = 182 * 86400
 _EPOCH_DAYS = EPOCH.toordinal() - 719163
 
 #: IB's bar size settings -> seconds (days, weeks and months are calendar units)
@@ -161,7 +164,13 @@ class History:
             raise HistoryError(162, f"Time length exceed max. ({duration!r} of {bar_size!r} bars; the longest "
                                     f"duration for this bar size is {_describe_span(limit)}: shorten the "
                                     "duration or use larger bars)")
-        return HistoryRequest(inst, parse_end(end_text, now), count, unit, secs, what, rth)
+        end = parse_end(end_text, now)
+        if secs <= SMALL_BAR_SECONDS and end - span < now - SMALL_BAR_MAX_AGE:
+            raise HistoryError(162, f"HMDS query returned no data: bars of {SMALL_BAR_SECONDS} secs or less are "
+                                    f"available for the last six months only ({duration!r} of {bar_size!r} bars "
+                                    "ending " + datetime.fromtimestamp(end, UTC).strftime("%Y%m%d-%H:%M:%S") +
+                                    "); use 1 min bars or larger for older data")
+        return HistoryRequest(inst, end, count, unit, secs, what, rth)
 
     # ------------------------------------------------------------ bars
     def bars(self, req: HistoryRequest) -> list[Bar]:
@@ -218,8 +227,8 @@ class History:
 
     # ------------------------------------------------------------ internals
     def _cal(self, inst: Instrument) -> str:
-        owner = self.market._path_owner(inst)  # noqa: SLF001 - futures follow their index's calendar
-        return owner.calendar if inst.tracks else inst.calendar
+        # every instrument keeps its own exchange's hours, even when it follows another's path
+        return inst.calendar
 
     def _start(self, req: HistoryRequest) -> float:
         if req.unit == "S":
@@ -228,15 +237,15 @@ class History:
             # around the clock a trading day is 24 hours, so "1 D" just after midnight is not a few minutes
             return req.end - req.count * 86400
         if req.unit == "D":
-            # D counts trading days: walk back that many sessions
+            # D counts trading sessions, as TWS does: walk back that many sessions
             cal = self._cal(req.inst)
             day = self.calendar.trading_day(cal, datetime.fromtimestamp(req.end, UTC))
             found = 0
             start = req.end
             for _ in range(req.count * 3 + 10):
-                sessions = self.calendar.sessions(cal, day, req.rth)
-                if sessions and sessions[0][0].timestamp() < req.end:
-                    start = sessions[0][0].timestamp()
+                spans = self.calendar.session_spans(cal, day, req.rth)
+                if spans and spans[0][0] < req.end:
+                    start = spans[0][0]
                     found += 1
                     if found == req.count:
                         break
@@ -244,42 +253,39 @@ class History:
             return start
         return req.end - req.count * _UNIT_SECONDS[req.unit]
 
-    def _intraday_bars(self, req: HistoryRequest, start: float, end: float) -> list[Bar]:
-        inst, secs, cal = req.inst, req.bar_seconds, self._cal(req.inst)
-        first = (int(start) // secs) * secs
-        windows: list[tuple[int, int, int]] = []
-        t = first
-        day_cache: dict[date, list[tuple[float, float]]] = {}
-        while t < end:
-            bar_end = min(t + secs, int(end))
-            lo_, hi_ = self._clip_to_sessions(cal, t, bar_end, req.rth, day_cache)
-            if hi_ > lo_:
-                windows.append((t, lo_, hi_))
-            t += secs
-        reader = _PathReader(self.market, inst)
-        out: list[Bar] = []
-        for label, lo_, hi_ in windows:
-            b = self._window_bar(reader, lo_, hi_, req.what)
-            out.append(Bar(label, b.open, b.high, b.low, b.close, b.volume, b.wap, b.count))
-        return out
+    def session_spans(self, inst: Instrument, start: float, end: float, rth: bool) -> list[tuple[int, int]]:
+        """The trading sessions between two moments as merged, ordered (start, end) epoch seconds."""
+        cal = self._cal(inst)
+        first = self.calendar.trading_day(cal, datetime.fromtimestamp(start, UTC)) - timedelta(days=1)
+        last = self.calendar.trading_day(cal, datetime.fromtimestamp(end, UTC)) + timedelta(days=1)
+        spans: list[tuple[float, float]] = []
+        day = first
+        while day <= last:
+            spans += self.calendar.session_spans(cal, day, rth)
+            day += timedelta(days=1)
+        merged: list[list[int]] = []
+        for s, e in sorted(spans):
+            s, e = max(int(s), int(start)), min(int(e), int(end))
+            if e <= s:
+                continue
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return [(s, e) for s, e in merged]
 
-    def _clip_to_sessions(self, cal: str, a: int, b: int, rth: bool,
-                          cache: dict[date, list[tuple[float, float]]]) -> tuple[int, int]:
-        """The part of [a, b) inside trading sessions (bars never straddle two sessions here)."""
-        if self.calendar.mode == "always" and not rth:
-            return a, b
-        moment = datetime.fromtimestamp(a, UTC)
-        day = self.calendar.trading_day(cal, moment)
-        spans = []
-        for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
-            if d not in cache:
-                cache[d] = [(s.timestamp(), e.timestamp()) for s, e in self.calendar.sessions(cal, d, rth)]
-            spans += cache[d]
-        for s, e in spans:
-            lo_, hi_ = max(a, int(s)), min(b, int(e))
-            if hi_ > lo_:
-                return lo_, hi_
-        return 0, 0
+    def _intraday_bars(self, req: HistoryRequest, start: float, end: float) -> list[Bar]:
+        secs = req.bar_seconds
+        windows: list[tuple[int, int]] = []
+        for s, e in self.session_spans(req.inst, start, end, req.rth):
+            # bars sit on the clock grid; the first of a session starts at its open (09:30, as TWS
+            # labels it), the last ends at its close
+            t = (s // secs) * secs
+            while t < e:
+                windows.append((max(t, s), min(t + secs, e)))
+                t += secs
+        reader = _PathReader(self.market, req.inst)
+        return [self._window_bar(reader, lo_, hi_, req.what) for lo_, hi_ in windows]
 
     def _window_bar(self, reader: _PathReader, a: int, b: int, what: str) -> Bar:
         """One bar over [a, b): exact from the minute path, and from the second path for the parts
@@ -371,6 +377,8 @@ class History:
         if not sessions:
             return None
         start, stop = sessions[0][0].timestamp(), min(sessions[-1][1].timestamp(), req.end)
+        if stop <= start:  # the session has not opened yet at the request's end
+            return None
         label = int(datetime.combine(day, datetime.min.time(), UTC).timestamp())
         if req.what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
             return self._vol_bar(label, inst, req.what)
@@ -391,7 +399,7 @@ class History:
         path = market.daily_log_path(owner)
         idx = min(max((day - EPOCH).days, 0), HORIZON_DAYS - 1)
         o, c = math.exp(path[idx]), math.exp(path[idx + 1])
-        if inst.secType == "FUT":
+        if inst.tracks:
             carry = market.price(inst, label + 72000) / max(market.base_price(owner, label + 72000), 1e-9)
             o, c = o * carry, c * carry
         rng = np.random.default_rng([inst.conId, 21, idx])
@@ -443,7 +451,7 @@ class _PathReader:
         self.vscale = market.volume_scale(inst)
         self.lot = 100.0 if inst.secType == "STK" else 1.0
         self.no_volume = inst.secType in ("IND", "CASH")
-        self._carry = inst.secType == "FUT" and bool(inst.tracks)
+        self._carry = bool(inst.tracks)  # a future's carry, an ETF's ratio to its index
         self._second_vols: dict[int, np.ndarray] = {}
 
     def scale(self, t: float) -> float:

@@ -48,8 +48,16 @@ class Instrument:
     avgVolume: float = 1_000_000.0
     marketCap: float = 0.0
     optionable: bool = False
-    #: conId of the instrument whose price this one follows (futures follow their index)
+    #: conId of the instrument whose price this one follows (futures and index ETFs follow their index)
     tracks: int = 0
+    #: price of this instrument per unit of the one it tracks (SPY is a tenth of SPX)
+    trackRatio: float = 1.0
+    #: factor model: sensitivity to the market, sector name and sensitivity to it ("" for none)
+    beta: float = 0.0
+    sector: str = ""
+    sectorLoading: float = 1.0
+    #: "volatility" for a volatility index (mean-reverting, against the market); "" for a walk
+    model: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property

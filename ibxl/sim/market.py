@@ -14,16 +14,23 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 from .calendar import TradingCalendar
 from .clock import Clock
+from .factors import FactorModel
 from .instruments import Instrument
 from .pricing import RATE, Greeks, black_scholes, smile_vol
 from .universe import Universe
 
 EPOCH = date(2010, 1, 1)
+#: displayed quote sizes come in multiples of these (1 to 39 of them): round lots for stocks,
+#: 100,000 units on IDEALPRO (books show hundreds of thousands to millions), 5 contracts for
+#: futures, a tenth of a coin for crypto
+DISPLAY_LOT: dict[str, float] = {"STK": 100.0, "CASH": 100_000.0, "FUT": 5.0, "CRYPTO": 0.1}
 HORIZON_DAYS = 365 * 30
 MINUTES = 1440
 _DAY = 86400
@@ -42,9 +49,9 @@ class MinuteBars:
     low_at: np.ndarray
 
 
-@dataclass(frozen=True)
-class Quote:
-    """Top of book and the day's statistics at one moment."""
+class Quote(NamedTuple):
+    """Top of book and the day's statistics at one moment (a named tuple: the feed builds one per
+    subscription per beat, and a tuple is several times cheaper to make than a frozen dataclass)."""
 
     time: float
     bid: float
@@ -62,12 +69,15 @@ class Quote:
     is_open: bool
 
 
-def _hash_draws(con_id: int, step: int) -> tuple[int, int, int]:
-    """Three cheap deterministic pseudo-random integers for (contract, quarter second)."""
-    h = (con_id * 0x9E3779B1 + step * 0x85EBCA77) & 0xFFFFFFFFFFFF
-    h ^= h >> 17
-    h = (h * 0xC2B2AE3D) & 0xFFFFFFFFFFFF
-    return h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF
+#: quoted spread as a fraction of the price, by security type
+_SPREAD_BPS: dict[str, float] = {"STK": 2e-4, "CASH": 2e-5, "CRYPTO": 5e-4, "FUT": 1e-4, "IND": 0.0}
+
+
+@lru_cache(maxsize=4096)
+def _expiry_ts(expiry: str) -> float:
+    """Epoch seconds of 16:00 New York (21:00 UTC) on a yyyymmdd last trade date."""
+    exp = datetime.strptime(expiry, "%Y%m%d")
+    return datetime(exp.year, exp.month, exp.day, 21, 0, tzinfo=UTC).timestamp()
 
 
 def round_to_tick(price: float, tick: float) -> float:
@@ -90,6 +100,10 @@ class Market:
         self._seconds: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
         self._stats: dict[tuple[int, int], dict[str, float]] = {}
         self._anchor_index = (universe.anchor_date - EPOCH).days
+        settings = universe.factors
+        market = next((i for i in universe.underlyings() if i.symbol == settings.get("market", "SPX")
+                       and i.secType == "IND"), None)
+        self.factors = FactorModel(self._rng, HORIZON_DAYS, market, settings)
 
     # ------------------------------------------------------------ path layers
     def _rng(self, *parts: int) -> np.random.Generator:
@@ -102,17 +116,15 @@ class Market:
         return inst
 
     def daily_log_path(self, inst: Instrument) -> np.ndarray:
-        """Log price at each UTC midnight from :data:`EPOCH` on (cached per instrument)."""
+        """Log price at each UTC midnight from :data:`EPOCH` on (cached per instrument). An instrument
+        that tracks another (an index ETF, a future before carry) is that path times its ratio."""
         path = self._daily.get(inst.conId)
         if path is None:
-            rng = self._rng(inst.conId, 0)
-            sigma = inst.volatility / math.sqrt(365.0)
-            steps = rng.standard_normal(HORIZON_DAYS) * sigma
-            # fat tails: a few days of the year move three times as much
-            shocks = rng.random(HORIZON_DAYS) < 0.02
-            steps[shocks] *= 3.0
-            walk = np.concatenate([[0.0], np.cumsum(steps)])
-            path = walk - walk[self._anchor_index] + math.log(max(inst.refPrice, 1e-6))
+            if inst.tracks and self.universe.get(inst.tracks) is not None:
+                path = self.daily_log_path(self._path_owner(inst)) + math.log(inst.trackRatio)
+            else:
+                walk = np.concatenate([[0.0], np.cumsum(self.factors.steps(inst))])
+                path = walk - walk[self._anchor_index] + math.log(max(inst.refPrice, 1e-6))
             self._daily[inst.conId] = path
         return path
 
@@ -151,7 +163,7 @@ class Market:
         if base == 0:
             return np.zeros(MINUTES)
         day = EPOCH + timedelta(days=day_index)
-        if self.calendar.mode == "always" or inst.calendar == "crypto":
+        if inst.calendar == "crypto":
             weights = np.ones(MINUTES) / MINUTES
         else:
             weights = np.zeros(MINUTES)
@@ -207,7 +219,7 @@ class Market:
         if self.calendar.mode == "always":
             return ts, True
         moment = datetime.fromtimestamp(ts, UTC)
-        cal = self._path_owner(inst).calendar if inst.tracks else inst.calendar
+        cal = inst.calendar
         if self.calendar.is_open(cal, moment):
             return ts, True
         day = self.calendar.trading_day(cal, moment)
@@ -226,7 +238,8 @@ class Market:
         frac = ts - sec
         # between whole seconds the price moves linearly to the next second's level, so quotes
         # tick smoothly however often they are sampled, and never leave that second's range
-        return float(path[i] + (path[i + 1] - path[i]) * frac) if frac else float(path[i])
+        a = path.item(i)  # plain floats: numpy scalar arithmetic costs more than the lookup
+        return a + (path.item(i + 1) - a) * frac if frac else a
 
     def price(self, inst: Instrument, ts: float | None = None) -> float:
         """Mid price of any instrument (options from Black-Scholes, futures with carry)."""
@@ -234,9 +247,15 @@ class Market:
         if inst.is_option:
             return self.option_greeks(inst, ts).price
         eff, _ = self._effective_time(inst, ts)
+        return self._path_price(inst, eff)
+
+    def _path_price(self, inst: Instrument, eff: float) -> float:
+        """The mid of a non-option at an effective moment: its path, times its ratio and carry."""
         p = self.base_price(inst, eff)
-        if inst.secType == "FUT" and inst.tracks:
-            p *= math.exp(RATE * self.years_to_expiry(inst, eff))
+        if inst.tracks:
+            p *= inst.trackRatio
+            if inst.secType == "FUT":
+                p *= math.exp(RATE * self.years_to_expiry(inst, eff))
         return p
 
     def volume_scale(self, inst: Instrument) -> float:
@@ -252,15 +271,13 @@ class Market:
     def reference_spot(self, inst: Instrument) -> float:
         """Yesterday's closing level, used to centre listed strikes (stable within a day)."""
         today = (self.clock.now().date() - EPOCH).days
-        return float(math.exp(self.daily_log_path(self._path_owner(inst))[min(today, HORIZON_DAYS)]))
+        return float(math.exp(self.daily_log_path(inst)[min(today, HORIZON_DAYS)]))
 
     def years_to_expiry(self, inst: Instrument, ts: float) -> float:
         """Time to expiry in years (expiry at 16:00 New York on the last trade date)."""
         if not inst.lastTradeDateOrContractMonth:
             return 0.0
-        exp = datetime.strptime(inst.lastTradeDateOrContractMonth[:8], "%Y%m%d")
-        exp_ts = datetime(exp.year, exp.month, exp.day, 21, 0, tzinfo=UTC).timestamp()
-        return max(exp_ts - ts, 0.0) / (365.0 * _DAY)
+        return max(_expiry_ts(inst.lastTradeDateOrContractMonth[:8]) - ts, 0.0) / (365.0 * _DAY)
 
     def spread(self, inst: Instrument, mid: float) -> float:
         """The quoted bid/ask spread for an instrument at a price."""
@@ -268,8 +285,8 @@ class Market:
         if inst.is_option:
             tick = 0.05 if mid >= 3 else 0.01
             return max(tick, round_to_tick(mid * 0.03, tick))
-        bps = {"STK": 2e-4, "CASH": 2e-5, "CRYPTO": 5e-4, "FUT": 1e-4, "IND": 0.0}.get(inst.secType, 2e-4)
-        return max(tick, round_to_tick(mid * bps, tick)) if bps else 0.0
+        bps = _SPREAD_BPS.get(inst.secType, 2e-4)
+        return max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
 
     def option_greeks(self, inst: Instrument, ts: float | None = None, und_price: float | None = None) -> Greeks:
         """Model value and greeks of an option from its underlying's price and the smile."""
@@ -287,25 +304,40 @@ class Market:
         """Top of book plus the day's open/high/low/volume and the previous close."""
         ts = self.clock.time() if ts is None else ts
         eff, is_open = self._effective_time(inst, ts)
-        tick = inst.minTick or 0.01
-        mid = self.price(inst, eff)
-        spr = self.spread(inst, mid)
-        if inst.is_option:
+        is_option = inst.secType in ("OPT", "FOP")
+        if is_option:
+            mid = self.price(inst, eff)
+            spr = self.spread(inst, mid)
             tick = 0.05 if mid >= 3 else 0.01
-        draws = _hash_draws(inst.conId, int(ts * 1000))
+        else:  # the common case, inline: this runs for every line on every beat
+            tick = inst.minTick or 0.01
+            mid = self._path_price(inst, eff)
+            bps = _SPREAD_BPS.get(inst.secType, 2e-4)
+            spr = max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
+        # sizes drawn per (contract, millisecond), inline: this runs for every line on every beat
+        h = hash((inst.conId, int(ts * 1000))) & 0xFFFFFFFFFFFF
+        draws = (h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF)
         if spr > 0:
-            bid = round_to_tick(max(mid - spr / 2, 0.0), tick)
-            ask = round_to_tick(bid + spr, tick)
-            if inst.is_option and bid <= 0:
+            # whole ticks: the bid on the tick below mid less half the spread, the ask a spread above
+            n_bid = round(max(mid - spr / 2, 0.0) / tick)
+            bid = round(n_bid * tick, 10)
+            ask = round((n_bid + round(spr / tick)) * tick, 10)
+            if is_option and bid <= 0:
                 ask = max(ask, tick)
+            lot = DISPLAY_LOT.get(inst.secType, 1.0)
+            bid_size = float((1 + draws[0] % 39) * lot)
+            ask_size = float((1 + draws[1] % 39) * lot)
+            if lot < 1:  # fractional lots (crypto): keep sizes free of binary noise
+                bid_size, ask_size = round(bid_size, 6), round(ask_size, 6)
         else:
-            bid = ask = round_to_tick(mid, tick)
-        lot = 100 if inst.secType == "STK" else 1
-        bid_size = float((1 + draws[0] % 39) * lot) if spr > 0 else 0.0
-        ask_size = float((1 + draws[1] % 39) * lot) if spr > 0 else 0.0
-        last = round_to_tick(mid, tick)
+            # an index is calculated, not quoted: TWS sends it no bid or ask, only last and the day's
+            # statistics, so both stay 0 here and the feed leaves them out
+            bid = ask = 0.0 if inst.secType == "IND" else round_to_tick(mid, tick)
+            bid_size = ask_size = 0.0
+        last_lot = 100 if inst.secType == "STK" else 1
+        last = round(round(mid / tick) * tick, 10)
         stats = self.day_stats(inst, eff)
-        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * lot),
+        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * last_lot),
                      stats["volume"], stats["open"], stats["high"], stats["low"], stats["close"], mid, is_open)
 
     def day_stats(self, inst: Instrument, ts: float) -> dict[str, float]:
@@ -332,7 +364,7 @@ class Market:
                     "close": round_to_tick(g_prev.price, 0.01),
                     "volume": float(seed_v.integers(0, 5000))}
         owner = self._path_owner(inst)
-        cal = owner.calendar if inst.tracks else inst.calendar
+        cal = inst.calendar
         day = self.calendar.trading_day(cal, moment)
         sessions = self.calendar.sessions(cal, day)
         start = sessions[0][0].timestamp() if sessions else ts - 60
@@ -351,7 +383,7 @@ class Market:
             b = min(MINUTES, a + (t1 - m) + 1)
             seg_h, seg_l = bars.high[a:b], bars.low[a:b]
             if len(seg_h):
-                scale = self.price(inst, start) / self.base_price(owner, start) if inst.secType == "FUT" else 1.0
+                scale = self.price(inst, start) / self.base_price(owner, start) if inst.tracks else 1.0
                 hi = max(hi, float(seg_h.max()) * scale)
                 lo = min(lo, float(seg_l.min()) * scale)
                 vol += float(bars.volume[a:b].sum())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .instruments import Instrument
-from .market import EPOCH, MINUTES, Market, round_to_tick
+from .market import DISPLAY_LOT, EPOCH, MINUTES, Market, round_to_tick
 
 _EPOCH_DAYS = (EPOCH.toordinal() - 719163)
 DEPTH_VENUES = ("NSDQ", "ARCA", "BATS", "EDGX", "IEX", "NYSE", "MEMX", "BYX")
@@ -77,7 +77,7 @@ def ladder(market: Market, inst: Instrument, ts: float, rows: int) -> tuple[list
     q = market.quote(inst, ts)
     tick = _tick(market, inst, q.mid)
     rng = np.random.default_rng([inst.conId, 11, int(ts * 4)])
-    lot = 100.0 if inst.secType == "STK" else 1.0
+    lot = DISPLAY_LOT.get(inst.secType, 1.0)
     bids, asks = [], []
     for level in range(rows):
         bsize = q.bid_size if level == 0 else float(rng.integers(1, 60) * lot * (1 + level * 0.3))

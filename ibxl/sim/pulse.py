@@ -9,6 +9,8 @@ from collections.abc import Callable
 log = logging.getLogger("ibxl.sim")
 
 Listener = Callable[[float], None]
+#: the event loop's timer resolution (epoll waits in whole milliseconds)
+TIMER_RESOLUTION = 0.001
 
 
 class Pulse:
@@ -69,4 +71,6 @@ class Pulse:
             if delay < 0:  # fell behind: skip beats rather than burst
                 next_at = loop.time()
                 delay = 0
-            await asyncio.sleep(delay)
+            # the event loop's timers wake in whole milliseconds at best: a shorter wait would
+            # become a millisecond, so sub-millisecond beats only yield to I/O and go on
+            await asyncio.sleep(delay if delay >= TIMER_RESOLUTION else 0)

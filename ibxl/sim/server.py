@@ -25,7 +25,7 @@ class Gateway:
     def __init__(self, config: SimConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or SimConfig()
         self.clock = clock or Clock()
-        self.calendar = TradingCalendar(self.config.hours)
+        self.calendar = TradingCalendar(self.config.hours, self.clock.time)
         self.universe = Universe(self.clock.now().date(), self.calendar)
         self.market = Market(self.universe, self.calendar, self.config.seed, self.clock)
         self.universe.spot = self.market.reference_spot

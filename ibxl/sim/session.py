@@ -28,6 +28,8 @@ log = logging.getLogger("ibxl.sim")
 
 #: a client whose unsent output grows past this is too slow; streaming updates are dropped
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
+#: how long streaming updates may wait to be written together with the next ones
+STREAM_FLUSH_SECONDS = 0.005
 HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -51,7 +53,8 @@ class Session:
         #: (kind, reqId) -> a function that stops that subscription
         self._subs: dict[tuple[str, int], Callable[[], None]] = {}
         self._outbox: list[bytes] = []
-        self._flush_scheduled = False
+        self._flush_scheduled = False  # a timed flush of streaming updates is pending
+        self._reply_flush_scheduled = False  # a flush on the next loop turn is pending
         #: any per-session state a handler module keeps, by module name
         self.state: dict[str, Any] = {}
         self._tokens = float(gateway.config.limits.msgs_per_second)
@@ -71,8 +74,8 @@ class Session:
             return
         self._outbox.append(encode_frame(fields))
         self.frames_out += 1
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        if not self._reply_flush_scheduled:
+            self._reply_flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     async def drain(self) -> None:
@@ -80,11 +83,32 @@ class Session:
         self._flush()
         await self.writer.drain()
 
-    def _flush(self) -> None:
+    def _timed_flush(self) -> None:
         self._flush_scheduled = False
+        self._flush()
+
+    def _flush(self) -> None:
+        self._reply_flush_scheduled = False
         if self._outbox and not self.closed:
             self.writer.write(b"".join(self._outbox))
         self._outbox.clear()
+
+    def send_update_frame(self, frame: bytes, count: int = 1) -> bool:
+        """Like :meth:`send_update`, for ``count`` messages already encoded as frames."""
+        if self.closed:
+            return False
+        transport = self.writer.transport
+        if transport is not None and transport.get_write_buffer_size() + len(self._outbox) * 64 > MAX_WRITE_BUFFER:
+            self.dropped_updates += 1
+            return False
+        self._outbox.append(frame)
+        self.frames_out += count
+        if not self._flush_scheduled:
+            # streaming updates are written together at most every STREAM_FLUSH_SECONDS: one
+            # system call for several pulse beats (replies still go out on the next loop turn)
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(STREAM_FLUSH_SECONDS, self._timed_flush)
+        return True
 
     def send_update(self, *fields: object) -> bool:
         """Send a streaming update unless the client is not keeping up (then drop it)."""

@@ -81,6 +81,22 @@ def occ_symbol(root: str, expiry: str, right: str, strike: float) -> str:
     return f"{root:<6}{expiry[2:]}{right}{round(strike * 1000):08d}"
 
 
+#: names TWS accepts for a primary exchange besides the one it reports (API release notes 10.27)
+PRIMARY_ALIASES = {"ISLAND": "NASDAQ"}
+
+
+def primary_exchange(name: str) -> str:
+    """The primary exchange a request names, as contract details report it (ISLAND is NASDAQ)."""
+    upper = name.strip().upper()
+    return PRIMARY_ALIASES.get(upper, upper)
+
+
+def _factor_fields(row: dict) -> dict:
+    """The factor model's fields of a universe row (beta, sector, loading, model)."""
+    return {"beta": float(row.get("beta", 0.0)), "sector": row.get("sector", ""),
+            "sectorLoading": float(row.get("sectorLoading", 1.0)), "model": row.get("model", "")}
+
+
 def strike_step(spot: float) -> float:
     """A listing increment typical for an underlying at this price."""
     for limit, step in ((5, 0.5), (25, 1.0), (200, 2.5), (500, 5.0), (2000, 10.0), (10000, 25.0)):
@@ -106,6 +122,8 @@ class Universe:
         self._by_symbol: dict[str, list[Instrument]] = {}
         self._option_classes: dict[int, list[dict]] = {}  # underlying conId -> trading classes
         self._options_built: set[int] = set()
+        #: factor model settings: the market index and sector volatilities (see ``factors.py``)
+        self.factors: dict = raw.get("factors", {})
         #: price used to centre option strikes; the market sets it to its reference spot
         self.spot: Spot = lambda inst: inst.refPrice
         self._load(raw)
@@ -119,6 +137,7 @@ class Universe:
         return inst
 
     def _load(self, raw: dict) -> None:
+        pending: dict[int, tuple[str, float]] = {}  # ETFs that follow an index: conId -> (index, ratio)
         for row in raw.get("stocks", []):
             inst = self._add(Instrument(
                 conId=int(row["conId"]), symbol=row["symbol"], secType="STK", exchange="SMART",
@@ -134,8 +153,10 @@ class Universe:
                 orderTypes=STOCK_ORDER_TYPES, calendar="us_equity", timeZoneId="US/Eastern",
                 refPrice=row["refPrice"], volatility=row.get("volatility", 0.3),
                 avgVolume=row.get("avgVolume", 1e6), marketCap=row.get("marketCap", 0.0),
-                optionable=row.get("optionable", False),
+                optionable=row.get("optionable", False), **_factor_fields(row),
             ))
+            if row.get("tracks"):
+                pending[inst.conId] = (row["tracks"], float(row.get("ratio", 1.0)))
             if inst.optionable:
                 self._option_classes[inst.conId] = [
                     {"tradingClass": inst.symbol, "multiplier": "100", "weeklies": row.get("weeklies", True),
@@ -149,7 +170,7 @@ class Universe:
                 industry="Indices", category="Broad Range Equity Index", marketRuleId=row.get("marketRuleId", 62),
                 validExchanges=(row["exchange"],), orderTypes=(), calendar="us_index",
                 refPrice=row["refPrice"], volatility=row.get("volatility", 0.2), avgVolume=row.get("avgVolume", 1e6),
-                optionable=row.get("optionable", False),
+                optionable=row.get("optionable", False), **_factor_fields(row),
             ))
             if inst.optionable:
                 classes = row.get("tradingClasses", [inst.symbol])
@@ -158,6 +179,12 @@ class Universe:
                      "weeklies": tc.endswith("W") or len(classes) == 1, "monthlies": not tc.endswith("W")}
                     for tc in classes
                 ]
+        for con_id, (symbol, ratio) in pending.items():
+            index = next(i for i in self._by_symbol.get(symbol, []) if i.secType == "IND")
+            etf = replace(self._by_conid[con_id], tracks=index.conId, trackRatio=ratio,
+                          volatility=index.volatility)
+            self._by_conid[con_id] = etf
+            self._by_symbol[etf.symbol] = [etf if i.conId == con_id else i for i in self._by_symbol[etf.symbol]]
         for row in raw.get("forex", []):
             pair = f"{row['symbol']}.{row['currency']}"
             self._add(Instrument(
@@ -289,10 +316,10 @@ class Universe:
                             strike=strike, right=right, minTick=0.01, longName=und.longName,
                             marketName=tc, industry=und.industry, category=und.category,
                             subcategory=und.subcategory, marketRuleId=111 if und.secType == "IND" else 110,
-                            validExchanges=OPTION_EXCHANGES if und.secType == "STK" else (und.exchange,),
+                            validExchanges=OPTION_EXCHANGES if und.secType == "STK" else ("SMART", und.exchange),
                             orderTypes=("LMT", "MKT", "STP", "STPLMT", "TRAIL", "REL", "IOC", "GTC", "DAY", "GTD",
                                         "OCA", "COND", "WHATIF"),
-                            calendar="us_equity" if und.secType == "STK" else "us_index",
+                            calendar="us_option" if und.secType == "STK" else "us_index",
                             underConId=und.conId, underSymbol=und.symbol, underSecType=und.secType,
                             contractMonth=expiry[:6], refPrice=0.0, volatility=und.volatility,
                         ))
@@ -303,7 +330,8 @@ class Universe:
             return []
         strikes = tuple(self.option_strikes(underlying))
         rows = []
-        exchanges = OPTION_EXCHANGES if underlying.secType == "STK" else (underlying.exchange,)
+        # TWS lists SMART beside the exchanges (SPX: SMART/SPX, CBOE/SPXW, SMART/SPXW, CBOE/SPX)
+        exchanges = OPTION_EXCHANGES if underlying.secType == "STK" else ("SMART", underlying.exchange)
         for cls in self._option_classes[underlying.conId]:
             exps = tuple(d.strftime("%Y%m%d") for d in self.option_expiries(underlying, cls))
             for exch in exchanges:
@@ -379,7 +407,8 @@ class Universe:
                 continue
             if q.right and inst.right != q.right.upper()[:1]:
                 continue
-            if q.primaryExchange and inst.secType == "STK" and inst.primaryExchange != q.primaryExchange.upper():
+            if (q.primaryExchange and inst.secType == "STK"
+                    and inst.primaryExchange != primary_exchange(q.primaryExchange)):
                 continue
             exch = q.exchange.upper()
             if exch:

@@ -25,7 +25,7 @@ from ..errors import SimError
 from ..instruments import Instrument
 from ..market import Quote
 from .account import Account, Valuation
-from .commissions import commission
+from .commissions import commission, fill_commission
 from .orders import ORDER_TYPES, TIFS, Condition, Fill, SimOrder
 from .store import StateStore
 
@@ -548,7 +548,7 @@ class Broker:
             self._fill_combo(order, combo, qty, price, now)
             return
         acct = self.account(order.account)
-        fee = commission(inst, qty, price)
+        fee = fill_commission(inst, order.filled, order.avg_fill_price, qty, price)
         realized = acct.apply_fill(inst, order.sign * qty, price, fee, self._day())
         order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
         order.filled += qty

@@ -21,3 +21,15 @@ def commission(inst: Instrument, quantity: float, price: float) -> float:
     if inst.secType == "CRYPTO":
         return round(max(0.0018 * qty * price, 1.75), 4)
     return round(max(0.005 * qty, 1.0), 4)
+
+
+def fill_commission(inst: Instrument, filled_before: float, avg_before: float, quantity: float,
+                    price: float) -> float:
+    """Commission for one execution of an order that may fill in parts: IB applies its minimums
+    and maximums per order, so each part pays what the whole order so far costs less what the
+    earlier parts paid (a 20,000 EUR order in five parts pays the $2 minimum once)."""
+    qty = abs(quantity)
+    total_qty = filled_before + qty
+    avg = (avg_before * filled_before + price * qty) / total_qty if total_qty else price
+    paid = commission(inst, filled_before, avg_before) if filled_before > 0 else 0.0
+    return round(max(commission(inst, total_qty, avg) - paid, 0.0), 4)

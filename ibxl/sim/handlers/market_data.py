@@ -17,6 +17,7 @@ from ..pricing import Greeks
 from ..protocol import ticks as T
 from ..protocol.contracts import read_combo_legs, read_contract
 from ..protocol.fields import FieldReader
+from ..protocol.framing import encode_frame
 from ..protocol.ids import Req
 from ..session import Session
 from ..universe import ContractQuery
@@ -100,8 +101,12 @@ class MarketDataStream:
         moment = self._moment(now)
         q = combo_quote(market, self.combo, moment) if self.combo else market.quote(self.inst, moment)
         trades = has_trades(self.inst)
-        for name, value in self.feed.changes(q, has_trades=trades, signed=self.combo is not None):
-            self._send_field(name, value, q)
+        changes = self.feed.changes(q, has_trades=trades, signed=self.combo is not None)
+        if changes:
+            # one write of every changed field: the tick path's cost is per message, so the frames
+            # are encoded directly and queued together
+            frames = [self._field_frame(name, value, q) for name, value in changes]
+            s.send_update_frame(b"".join(frames), len(frames))
         if self.inst.is_option and now - self.started >= s.gateway.config.model_greeks_delay:
             self._send_greeks(moment, q)
         if 292 in self.generic and first:
@@ -126,20 +131,18 @@ class MarketDataStream:
             self.session.send_update(*T.news_tick(self.req_id, int(h.time * 1000), h.provider, h.article_id,
                                                   h.headline))
 
-    def _send_field(self, name: str, value: float, q: Quote) -> None:
-        s = self.session
+    def _field_frame(self, name: str, value: float, q: Quote) -> bytes:
+        """The encoded message(s) for one changed top-of-book field."""
         d = self.delayed
         if name in T.PRICE_TICKS:
-            size = {"bid": q.bid_size, "ask": q.ask_size, "last": q.last_size}.get(name, 0.0)
-            if name in ("bid", "ask", "last"):
-                s.send_update(*T.price_tick(self.req_id, name, value, size, d))
-            else:
-                s.send_update(*T.price_tick(self.req_id, name, value, 0, d))
-        elif name in ("bid_size", "ask_size", "last_size", "volume"):
-            # sizes ride with their price tick unless the price did not change
-            s.send_update(*T.size_tick(self.req_id, name, value, d))
-        if name == "last":
-            s.send_update(*T.string_tick(self.req_id, "last_timestamp", str(int(q.time))))
+            size = (q.bid_size if name == "bid" else q.ask_size if name == "ask"
+                    else q.last_size if name == "last" else 0)
+            frame = T.price_tick_frame(self.req_id, name, value, size, d)
+            if name == "last":
+                frame += encode_frame(T.string_tick(self.req_id, "last_timestamp", str(int(q.time))))
+            return frame
+        # sizes ride with their price tick unless only the size changed
+        return T.size_tick_frame(self.req_id, name, value, d)
 
     def _send_greeks(self, moment: float, q: Quote) -> None:
         market = self.session.gateway.market

@@ -74,6 +74,9 @@ def ensure_routing(gateway: Gateway) -> None:
 def place_order(s: Session, r: FieldReader) -> None:
     broker = broker_of(s)
     order, q = P.read_place_order(r, s.client_id or 0, s.gateway.config.accounts[0])
+    if not q.exchange.strip():
+        # TWS validates the order before looking the contract up (ib_insync and ib_async test this)
+        raise SimError(321, "-'bN' : cause - Missing order exchange", req_id=order.order_id)
     if q.secType == "BAG":
         if not order.combo_legs:
             raise SimError(321, "-'bN' : cause - Security type 'BAG' requires combo leg details.",

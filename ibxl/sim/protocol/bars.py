@@ -20,7 +20,14 @@ def bar_time(ts: float, daily: bool, format_date: int, tz: str) -> str:
         return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d")
     if format_date == 2:
         return str(int(ts))
-    return f"{datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime('%Y%m%d %H:%M:%S')} {tz}"
+    local = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        # the repeated hour when clocks go back: name its fixed offset (e.g. Etc/GMT+5), so the
+        # text still reads as one instant and bars stay strictly increasing for every client
+        offset = local.utcoffset()
+        hours = -int(offset.total_seconds() // 3600) if offset is not None else 0
+        return f"{local.strftime('%Y%m%d %H:%M:%S')} Etc/GMT{hours:+d}"
+    return f"{local.strftime('%Y%m%d %H:%M:%S')} {tz}"
 
 
 def _num(v: float) -> object:

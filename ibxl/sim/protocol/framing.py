@@ -20,6 +20,11 @@ class FrameError(ValueError):
 
 def format_field(value: object) -> str:
     """Render one outgoing field the way TWS does (bools as 0/1, None as empty)."""
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs for every field of every message
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if value is True:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 from ..pricing import Greeks
+from .framing import format_field
 from .ids import Msg
+
+_LENGTH = struct.Struct(">I")
 
 #: field name -> (live tick id, delayed tick id)
 PRICE_TICKS: dict[str, tuple[int, int]] = {
@@ -39,6 +44,23 @@ def price_tick(req_id: int, name: str, value: float, size: float, delayed: bool)
     tick = PRICE_TICKS[name][1 if delayed else 0]
     attrib = CAN_AUTO_EXECUTE if name in ("bid", "ask") else 0
     return [Msg.TICK_PRICE, 6, req_id, tick, value, size, attrib]
+
+
+def price_tick_frame(req_id: int, name: str, value: float, size: float, delayed: bool) -> bytes:
+    """The same message as :func:`price_tick`, encoded straight to a frame: the live feed sends
+    hundreds of thousands of these a second, so this skips the generic field encoder."""
+    tick = PRICE_TICKS[name][1 if delayed else 0]
+    attrib = CAN_AUTO_EXECUTE if name in ("bid", "ask") else 0
+    payload = f"1\x006\x00{req_id}\x00{tick}\x00{format_field(value)}\x00{format_field(size)}\x00{attrib}\x00".encode()
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def size_tick_frame(req_id: int, name: str, value: float, delayed: bool) -> bytes:
+    """The same message as :func:`size_tick`, encoded straight to a frame (see :func:`price_tick_frame`)."""
+    tick = SIZE_TICKS[name][1 if delayed else 0]
+    text = str(int(value)) if value == int(value) else format_field(value)
+    payload = f"2\x006\x00{req_id}\x00{tick}\x00{text}\x00".encode()
+    return _LENGTH.pack(len(payload)) + payload
 
 
 def size_tick(req_id: int, name: str, value: float, delayed: bool) -> list[object]:
