@@ -86,7 +86,7 @@ def test_armed_iron_condor_cell_recalculated_10000_times_sends_one_order(ibxl_si
     combo = IB_STRATEGY("iron_condor", "SPY", exp, [[ks[i - 4], ks[i - 2], ks[i + 2], ks[i + 4]]], None)
     assert combo.count(",") == 3
     q = ibxl.quotes(combo, wait=3.0)
-    limit = round(float(q["ask"].iloc[0]) + 0.05, 2)  # a credit: a negative price
+    limit = round(float(q["ask"].iloc[0]) + 0.01, 2)  # a cent through the ask; a credit: a negative price
     assert limit < 0
     key = "xl-condor-10k"
     for _ in range(10_000):
