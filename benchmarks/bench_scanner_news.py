@@ -77,7 +77,7 @@ def main() -> None:
 
         def refresh_cost(g) -> tuple[float, float]:  # noqa: ANN001
             """Seconds one pulse spends refreshing the most subscriptions a client may hold."""
-            scanner = g.models["scanner"]
+            scanner = g.scanner
             owner = object()
             stops = [scanner.subscribe(owner, i, ScanRequest(scan_code=code, rows=50), lambda rows: None)
                      for i, code in enumerate(["MOST_ACTIVE", "TOP_PERC_GAIN", "TOP_PERC_LOSE", "HOT_BY_VOLUME",
@@ -94,7 +94,7 @@ def main() -> None:
         spent, tick = gw.call(refresh_cost)
         print(f"\n{MAX_SUBSCRIPTIONS} scanner subscriptions refreshed in one pulse: {spent * 1000:.1f} ms, "
               f"{spent / tick * 100:.1f}% of the {tick * 1000:.0f} ms tick (refresh is due every "
-              f"{gw.call(lambda g: g.models['scanner'].refresh_seconds):.0f} s)")
+              f"{gw.call(lambda g: g.scanner.refresh_seconds):.0f} s)")
         ib.disconnect()
 
 

@@ -12,7 +12,7 @@ from ibxl.scheduler import describe_seconds, estimate_seconds
 
 
 def _violations(client) -> int:
-    return client.sim_gateway.gateway.models["pacing"].violations
+    return client.sim_gateway.gateway.pacing.violations
 
 
 def test_long_download_is_refused_with_its_estimate(ibxl_sim):

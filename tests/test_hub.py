@@ -138,7 +138,7 @@ def test_three_processes_share_one_connection_one_line_and_see_each_others_order
         assert r["bid"] > 0 and r["same"] > 10 and r["own"] > 10 and r["chain"] >= 2 and r["hub"]
         assert r["order_id"] > 0 and r["keys"] == ["desk-a", "desk-b", "desk-c"]
     assert len({r["order_id"] for r in results}) == 3
-    refs = gw.call(lambda g: sorted(o.order_ref for o in g.models["broker"].orders.values()))
+    refs = gw.call(lambda g: sorted(o.order_ref for o in g.broker.orders.values()))
     assert refs == ["desk-a", "desk-b", "desk-c"]
     assert _sessions(gw) == 1
 
@@ -191,7 +191,7 @@ def test_history_from_three_processes_at_once_causes_no_pacing_violation(hub_env
     procs = [_spawn(hub_env, HISTORY) for _ in range(3)]
     for p in procs:
         assert _result(p, timeout=240)["ok"]
-    assert gw.call(lambda g: g.models["pacing"].violations) == 0
+    assert gw.call(lambda g: g.pacing.violations) == 0
     assert "Error 162" not in _hub_log(hub_env)
 
 
@@ -247,7 +247,7 @@ def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_o
                                            True))}))
     """, str(r["limit"])))
     assert "Submitted" in fresh["cell"], fresh
-    refs = gw.call(lambda g: [o.order_ref for o in g.models["broker"].orders.values()])
+    refs = gw.call(lambda g: [o.order_ref for o in g.broker.orders.values()])
     assert refs.count("armed-1") == 1, refs
     assert _sessions(gw) == 1
 
@@ -441,7 +441,7 @@ def test_excel_server_a_notebook_kernel_and_a_script_share_one_connection(hub_en
     assert nb_out["keys"] == ["desk-nb", "desk-py", "desk-xl"]
     keys = [row[orders[0].index("key")] for row in orders[1:]]
     assert sorted(keys) == ["desk-nb", "desk-py", "desk-xl"], orders
-    refs = gw.call(lambda g: sorted(o.order_ref for o in g.models["broker"].orders.values()))
+    refs = gw.call(lambda g: sorted(o.order_ref for o in g.broker.orders.values()))
     assert refs == ["desk-nb", "desk-py", "desk-xl"]
     assert _sessions(gw) == 1, "one API connection for the three processes"
     attached = {line.split("process ")[1].split()[0] for line in _hub_log(hub_env).splitlines()

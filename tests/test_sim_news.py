@@ -96,7 +96,7 @@ def test_big_moves_get_analyst_actions_and_stories(gateway, ib):
 
     def daily(g):
         inst = g.universe.get(nvda.conId)
-        room = g.models["news"]
+        room = g.news
         return {h.article_id.split(".")[1]: room._day_move(inst, int(h.article_id.split(".")[1], 16))  # noqa: SLF001
                 for h in room.headlines(inst, NOW.timestamp() - 120 * 86400, NOW.timestamp(), ["BRFG"], 300)}
 
@@ -129,10 +129,10 @@ def test_article_text_matches_the_headline(ib, aapl):
 def test_same_seed_same_headlines_and_articles_survive_a_restart(aapl):
     with SimGateway(SimConfig(seed=11)) as a:
         first = headlines(a.host, a.port, aapl.conId, 20)
-        text = a.call(lambda g: g.models["news"].article(first[3][2]))
+        text = a.call(lambda g: g.news.article(first[3][2]))
     with SimGateway(SimConfig(seed=11)) as b:
         again = headlines(b.host, b.port, aapl.conId, 20)
-        assert b.call(lambda g: g.models["news"].article(first[3][2])) == text
+        assert b.call(lambda g: g.news.article(first[3][2])) == text
     with SimGateway(SimConfig(seed=12)) as c:
         other = headlines(c.host, c.port, aapl.conId, 20)
     assert first == again and len(first) > 10
@@ -166,7 +166,7 @@ def test_unknown_articles_get_an_error(ib, errors):
 
 def test_no_article_for_a_moment_that_has_not_happened(gateway):
     def future(g):
-        room = g.models["news"]
+        room = g.news
         inst = g.universe.get(265598)
         day = int((g.clock.time() + 3 * 86400 - 1262304000) // 86400)
         item = room.day_items(inst, day)[0]
@@ -191,7 +191,7 @@ def test_news_ticks_on_market_data_resolve_to_articles(ib):
 
 def test_subscribe_hook_delivers_published_and_dated_headlines(gateway):
     def run(g):
-        room = g.models["news"]
+        room = g.news
         aapl_inst = g.universe.get(265598)
         msft = next(i for i in g.universe.underlyings() if i.symbol == "MSFT")
         mine, tape, djnl = [], [], []
@@ -225,11 +225,11 @@ def test_subscribe_hook_delivers_headlines_as_time_passes():
     clock = FrozenClock(start)
     with SimGateway(SimConfig(seed=3), clock=clock) as gw:
         got: list = []
-        stop = gw.call(lambda g: g.models["news"].subscribe(g.universe.get(265598), got.append))
+        stop = gw.call(lambda g: g.news.subscribe(g.universe.get(265598), got.append))
         clock.at = start + 86400  # a day passes; the pulse delivers what happened in it
         time.sleep(0.6)
         gw.call(lambda g: stop())
-        expected = gw.call(lambda g: g.models["news"].between(265598, start, start + 86400))
+        expected = gw.call(lambda g: g.news.between(265598, start, start + 86400))
     assert got and [h.article_id for h in got] == [h.article_id for h in expected]
     assert all(start < h.time <= start + 86400 for h in got)
 
@@ -239,11 +239,11 @@ def test_publish_rejects_bad_input(gateway):
         out = []
         for args in ((265598, "x", "NOPE"), (265598, "   ")):
             try:
-                g.models["news"].publish(*args)
+                g.news.publish(*args)
             except ValueError as exc:
                 out.append(str(exc))
         try:
-            g.models["news"].subscribe(None, print, providers=["ZZZ"])
+            g.news.subscribe(None, print, providers=["ZZZ"])
         except ValueError as exc:
             out.append(str(exc))
         return out
@@ -271,11 +271,11 @@ def test_new_bulletins_only_and_occasional_ones(fresh_gateway):
     ib.reqNewsBulletins(False)
     ib.sleep(0.3)
     assert ib.newsBulletins() == [], "allMessages=False waits for new bulletins"
-    gw.call(lambda g: g.models["bulletins"].publish(2, "Exchange is unavailable for trading: IEX", "IEX"))
+    gw.call(lambda g: g.bulletins.publish(2, "Exchange is unavailable for trading: IEX", "IEX"))
     ib.sleep(0.3)
     assert [(b.msgType, b.origExchange) for b in ib.newsBulletins()] == [(2, "IEX")]
-    gw.call(lambda g: setattr(g.models["bulletins"], "interval", 0.3))
-    gw.call(lambda g: setattr(g.models["bulletins"], "_next_at", g.clock.time()))
+    gw.call(lambda g: setattr(g.bulletins, "interval", 0.3))
+    gw.call(lambda g: setattr(g.bulletins, "_next_at", g.clock.time()))
     ib.sleep(1.2)
     later = ib.newsBulletins()
     assert len(later) >= 3
@@ -294,7 +294,7 @@ def test_bulletin_board_rejects_bad_bulletins(gateway):
         out = []
         for args in ((4, "x"), (2, "no exchange")):
             try:
-                g.models["bulletins"].publish(*args)
+                g.bulletins.publish(*args)
             except ValueError as exc:
                 out.append(str(exc))
         return out
@@ -307,7 +307,7 @@ def test_same_seed_same_bulletins():
     def run(seed: int) -> list[tuple[int, str]]:
         with SimGateway(SimConfig(seed=seed)) as gw:
             def scheduled(g):
-                board = g.models["bulletins"]
+                board = g.bulletins
                 for _ in range(6):
                     board.publish(*board.next_scheduled())
                 return [(b.msg_type, b.message) for b in board.history]
@@ -358,7 +358,7 @@ def test_resubscribing_a_req_id_moves_it_to_the_new_group(gateway, client_id):
     ib.client.subscribeToGroupEvents(1, 2)
     ib.client.subscribeToGroupEvents(1, 3)
     ib.sleep(0.3)
-    groups = gateway.call(lambda g: [(k[1], v[0]) for k, v in g.models["display_groups"]._subs.items()  # noqa: SLF001
+    groups = gateway.call(lambda g: [(k[1], v[0]) for k, v in g.display_groups._subs.items()  # noqa: SLF001
                                      if k[0].client_id == client_id])
     assert groups == [(1, 3)]
     ib.disconnect()
@@ -384,7 +384,7 @@ def test_display_group_subscriptions_end_with_the_session(gateway, client_id):
     ib.sleep(0.2)
     ib.disconnect()
     time.sleep(0.3)
-    left = gateway.call(lambda g: [k for k in g.models["display_groups"]._subs if k[0].client_id == client_id])  # noqa: SLF001
+    left = gateway.call(lambda g: [k for k in g.display_groups._subs if k[0].client_id == client_id])  # noqa: SLF001
     assert left == []
 
 

@@ -40,7 +40,7 @@ def model_figures(gw: SimGateway, code: str, **req_fields) -> list[tuple[int, di
     """(conId, figures) of every contract the scan code could rank, from the gateway's own model."""
 
     def run(g):
-        scanner = g.models["scanner"]
+        scanner = g.scanner
         req = ScanRequest(scan_code=code, **req_fields)
         now = g.clock.time()
         return [(inst.conId, scanner.figures(inst, now)) for inst in scanner.candidates(req)]
@@ -171,7 +171,7 @@ def test_bad_scanner_requests_get_error_162(frozen, kwargs, tags, needle):
 
 def test_rows_refresh_while_subscribed_and_stop_on_cancel(fresh_gateway):
     gw = fresh_gateway
-    gw.call(lambda g: setattr(g.models["scanner"], "refresh_seconds", 0.5))
+    gw.call(lambda g: setattr(g.scanner, "refresh_seconds", 0.5))
     ib = IB()
     ib.connect(gw.host, gw.port, clientId=3)
     updates: list[int] = []
@@ -184,7 +184,7 @@ def test_rows_refresh_while_subscribed_and_stop_on_cancel(fresh_gateway):
     seen = len(updates)
     ib.sleep(1.2)
     assert len(updates) == seen, "no rows after cancelScannerSubscription"
-    assert gw.call(lambda g: g.models["scanner"].subscription_count(next(iter(g.sessions)))) == 0
+    assert gw.call(lambda g: g.scanner.subscription_count(next(iter(g.sessions)))) == 0
     ib.disconnect()
 
 
@@ -214,7 +214,7 @@ def test_disconnect_drops_the_subscriptions(gateway, client_id):
     ib.sleep(0.3)
     ib.disconnect()
     time.sleep(0.3)
-    left = gateway.call(lambda g: [k for k in g.models["scanner"]._subs if k[0].client_id == client_id])  # noqa: SLF001
+    left = gateway.call(lambda g: [k for k in g.scanner._subs if k[0].client_id == client_id])  # noqa: SLF001
     assert left == []
 
 
@@ -275,7 +275,7 @@ def test_reusing_a_req_id_replaces_the_subscription(gateway, client_id):
     app = ScannerApp().start(gateway.host, gateway.port, client_id)
 
     def live(g):
-        return [(k[1], v.req.scan_code) for k, v in g.models["scanner"]._subs.items()  # noqa: SLF001
+        return [(k[1], v.req.scan_code) for k, v in g.scanner._subs.items()  # noqa: SLF001
                 if k[0].client_id == client_id]
 
     try:

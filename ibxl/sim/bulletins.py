@@ -134,8 +134,3 @@ class BulletinBoard:
         if not self._subscribers and self._pulse_handle is not None and self.pulse is not None:
             self.pulse.remove(self._pulse_handle)
             self._pulse_handle = None
-
-
-def attach(gateway) -> None:  # noqa: ANN001 - the Gateway
-    """Give a gateway its bulletin board."""
-    gateway.models["bulletins"] = BulletinBoard(gateway.config.seed, gateway.clock, gateway.pulse)

@@ -84,8 +84,3 @@ class DisplayGroups:
         """Forget a departed client's subscriptions."""
         for key in [k for k in self._subs if k[0] is session]:
             del self._subs[key]
-
-
-def attach(gateway) -> None:  # noqa: ANN001 - the Gateway
-    """Give a gateway its display groups."""
-    gateway.models["display_groups"] = DisplayGroups(gateway.universe)

@@ -56,3 +56,13 @@ class SimError(Exception):
         self.code = code
         self.text = text
         self.req_id = req_id
+
+
+class HistoryError(SimError):
+    """A historical request TWS would refuse (error 162 or 321), worded as TWS words it: TWS glues its
+    prefix ("Historical Market Data Service error message:") straight onto the cause."""
+
+    def __init__(self, code: int, detail: str, *, req_id: int = NO_VALID_ID) -> None:
+        super().__init__(code, detail, req_id=req_id)
+        self.text = f"{MESSAGES.get(code, '')}{detail}"
+        self.args = (self.text,)

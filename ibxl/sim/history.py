@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .errors import MESSAGES, NO_VALID_ID, SimError
+from .errors import HistoryError
 from .instruments import Instrument
 from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar
@@ -44,16 +44,6 @@ WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", 
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 _PERIOD = re.compile(r"^(\d+)\s*(day|week|month)s?$")
 _UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
-
-
-class HistoryError(SimError):
-    """A historical request TWS would refuse (error 162 or 321), worded as TWS words it: TWS glues its
-    prefix ("Historical Market Data Service error message:") straight onto the cause."""
-
-    def __init__(self, code: int, detail: str, *, req_id: int = NO_VALID_ID) -> None:
-        super().__init__(code, detail, req_id=req_id)
-        self.text = f"{MESSAGES.get(code, '')}{detail}"
-        self.args = (self.text,)
 
 
 def parse_bar_size(text: str) -> int:
@@ -557,11 +547,3 @@ def _describe_span(seconds: float) -> str:
     if seconds < 365 * 86400:
         return f"{int(seconds // 86400)} D"
     return f"{int(seconds // (365 * 86400))} Y"
-
-
-def attach(gateway) -> None:  # noqa: ANN001 - the Gateway (imported lazily to avoid a cycle)
-    """Give a gateway its history model and its pacing rules."""
-    from .pacing import HistoricalPacing
-
-    gateway.models["history"] = History(gateway.market)
-    gateway.models["pacing"] = HistoricalPacing(gateway.config.limits)

@@ -356,8 +356,3 @@ def _day_index(ts: float) -> int:
 def _names(inst: Instrument) -> dict[str, str]:
     name = inst.longName.title() if inst.longName else inst.symbol
     return {"name": name, "sym": inst.symbol}
-
-
-def attach(gateway) -> None:  # noqa: ANN001 - the Gateway
-    """Give a gateway its news room."""
-    gateway.models["news"] = NewsRoom(gateway.market, gateway.config.seed, gateway.clock, gateway.pulse)

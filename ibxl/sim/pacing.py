@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Hashable
 
 from .config import Limits
-from .history import HistoryError
+from .errors import HistoryError
 
 PACING_TEXT = "Historical data request pacing violation"
 SMALL_BAR_SECONDS = 30

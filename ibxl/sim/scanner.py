@@ -392,8 +392,3 @@ def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
     el = ET.SubElement(parent, tag)
     el.text = text
     return el
-
-
-def attach(gateway) -> None:  # noqa: ANN001 - the Gateway
-    """Give a gateway its scanner."""
-    gateway.models["scanner"] = Scanner(gateway.market, gateway.universe, gateway.clock, gateway.pulse)

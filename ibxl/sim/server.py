@@ -6,13 +6,21 @@ import asyncio
 import ipaddress
 import logging
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
 
+from .broker import Broker
+from .bulletins import BulletinBoard
 from .calendar import TradingCalendar
 from .clock import Clock
 from .config import SimConfig
+from .display_groups import DisplayGroups
+from .handlers import broker_events
+from .history import History
 from .market import Market
+from .news import NewsRoom
+from .pacing import HistoricalPacing
 from .pulse import Pulse
+from .scanner import Scanner
 from .session import Session
 from .universe import Universe
 
@@ -30,9 +38,14 @@ class Gateway:
         self.market = Market(self.universe, self.calendar, self.config.seed, self.clock)
         self.universe.spot = self.market.reference_spot
         self.pulse = Pulse(self.config.tick_interval, self.clock.time)
-        #: models added by other parts of the gateway (broker, news, scanner...), by name
-        self.models: dict[str, Any] = {}
-        self._build_models()
+        self.history = History(self.market)
+        self.pacing = HistoricalPacing(self.config.limits)
+        self.broker = Broker(self)
+        self.scanner = Scanner(self.market, self.universe, self.clock, self.pulse)
+        self.news = NewsRoom(self.market, self.config.seed, self.clock, self.pulse)
+        self.bulletins = BulletinBoard(self.config.seed, self.clock, self.pulse)
+        self.display_groups = DisplayGroups(self.universe)
+        self._stop_routing: Callable[[], None] | None = None
         self.sessions: set[Session] = set()
         self.clients: dict[int, Session] = {}
         #: requests received from every client, by message id (``Req``), for pacing tests
@@ -41,11 +54,10 @@ class Gateway:
         self.host = self.config.host
         self.port = self.config.port
 
-    def _build_models(self) -> None:
-        """Create the optional models; each registers itself under ``self.models``."""
-        from . import extensions
-
-        extensions.attach_all(self)
+    def _services(self) -> tuple[object, ...]:
+        """The models with a lifecycle (``start``/``stop``/``session_closed`` hooks), in start order."""
+        return (self.history, self.pacing, self.broker, self.scanner, self.news, self.bulletins,
+                self.display_groups)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> tuple[str, int]:
@@ -54,7 +66,9 @@ class Gateway:
         sock = self._server.sockets[0]
         self.host, self.port = sock.getsockname()[:2]
         self.pulse.start()
-        for model in self.models.values():
+        if self._stop_routing is None:
+            self._stop_routing = broker_events.install(self)
+        for model in self._services():
             starter = getattr(model, "start", None)
             if starter:
                 res = starter()
@@ -78,7 +92,10 @@ class Gateway:
                 pass
             self._server = None
         await self.pulse.stop()
-        for model in self.models.values():
+        if self._stop_routing is not None:
+            self._stop_routing()
+            self._stop_routing = None
+        for model in self._services():
             stopper = getattr(model, "stop", None)
             if stopper:
                 res = stopper()
@@ -131,7 +148,7 @@ class Gateway:
         self.sessions.discard(session)
         if session.client_id is not None and self.clients.get(session.client_id) is session:
             del self.clients[session.client_id]
-        for model in self.models.values():
+        for model in self._services():
             hook = getattr(model, "session_closed", None)
             if hook:
                 hook(session)

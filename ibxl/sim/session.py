@@ -51,7 +51,7 @@ class Session:
         self.frames_out = 0
         self.dropped_updates = 0
         #: (kind, reqId) -> a function that stops that subscription
-        self._subs: dict[tuple[str, int], Callable[[], None]] = {}
+        self._subs: dict[tuple[str, int], Callable[[], object]] = {}
         self._outbox: list[bytes] = []
         self._flush_scheduled = False  # a timed flush of streaming updates is pending
         self._reply_flush_scheduled = False  # a flush on the next loop turn is pending
@@ -130,8 +130,8 @@ class Session:
         self.error(exc.req_id if req_id is None else req_id, exc.code, exc.text)
 
     # ------------------------------------------------------------ subscriptions
-    def add_subscription(self, kind: str, req_id: int, stop: Callable[[], None]) -> None:
-        """Remember how to stop a streaming subscription (stopped on cancel or disconnect)."""
+    def add_subscription(self, kind: str, req_id: int, stop: Callable[[], object]) -> None:
+        """Remember how to stop a streaming subscription (stopped on cancel or disconnect; its result is ignored)."""
         old = self._subs.pop((kind, req_id), None)
         if old:
             old()

@@ -15,7 +15,6 @@ from ..protocol.fields import FieldReader
 from ..protocol.ids import Msg, Req
 from ..session import Session
 from . import handles
-from .orders import broker_of
 
 if TYPE_CHECKING:
     from ..server import Gateway
@@ -44,7 +43,7 @@ def _fmt(v: float) -> str:
 
 def _account_value_rows(gateway: Gateway, account: str) -> list[tuple[str, str, str]]:
     """(key, value, currency) rows of reqAccountUpdates for one account."""
-    broker = gateway.models["broker"]
+    broker = gateway.broker
     acct = broker.account(account)
     v = broker.values(account)
     base = acct.base_currency
@@ -68,7 +67,7 @@ def _account_value_rows(gateway: Gateway, account: str) -> list[tuple[str, str, 
 
 
 def _portfolio_messages(gateway: Gateway, account: str) -> list[list[object]]:
-    broker = gateway.models["broker"]
+    broker = gateway.broker
     out = []
     for row in broker.valuation.position_rows(broker.account(account)):
         inst = row["inst"]
@@ -89,7 +88,7 @@ def _send_account(s: Session, account: str) -> None:
 
 
 def _position_messages(gateway: Gateway) -> list[list[object]]:
-    broker = gateway.models["broker"]
+    broker = gateway.broker
     out = []
     for acct in broker.accounts.values():
         for pos in acct.positions.values():
@@ -122,7 +121,7 @@ def push_account(gateway: Gateway, account: str) -> None:
 def req_account_updates(s: Session, r: FieldReader) -> None:
     r.int("version")
     subscribe = r.bool("subscribe")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     account = r.str("acctCode") or next(iter(broker.accounts))
     broker.account(account)
     s.cancel_subscription("account_updates", 0)
@@ -146,7 +145,6 @@ def req_account_updates(s: Session, r: FieldReader) -> None:
 @handles(Req.POSITIONS)
 def req_positions(s: Session, r: FieldReader) -> None:
     r.int("version")
-    broker_of(s)
     s.state["positions"] = True
     for msg in _position_messages(s.gateway):
         s.send(*msg)
@@ -160,7 +158,7 @@ def cancel_positions(s: Session, r: FieldReader) -> None:
 
 
 def _summary_rows(gateway: Gateway, account: str, tags: str) -> list[tuple[str, str, str]]:
-    broker = gateway.models["broker"]
+    broker = gateway.broker
     acct = broker.account(account)
     v = broker.values(account)
     wanted = [t.strip() for t in tags.split(",") if t.strip()]
@@ -198,7 +196,7 @@ def req_account_summary(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     group = r.str("groupName")
     tags = r.str("tags")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     if group not in ("All", ""):
         raise SimError(321, f"account summary group {group!r}; use 'All'", req_id=req_id)
     for account in broker.accounts:
@@ -235,7 +233,7 @@ def req_pnl(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     account = r.str("account")
     r.str("modelCode")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     broker.account(account, req_id=req_id)
 
     def values() -> tuple[object, ...]:
@@ -256,7 +254,7 @@ def req_pnl_single(s: Session, r: FieldReader) -> None:
     account = r.str("account")
     r.str("modelCode")
     con_id = r.int("conId", default=0)
-    broker = broker_of(s)
+    broker = s.gateway.broker
     acct = broker.account(account, req_id=req_id)
     if s.gateway.universe.get(con_id) is None:
         raise SimError(200, f"conId {con_id}", req_id=req_id)
@@ -292,7 +290,7 @@ def req_account_updates_multi(s: Session, r: FieldReader) -> None:
     model = r.str("modelCode")
     if r.remaining:
         r.bool("ledgerAndNLV")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     accounts = [account] if account and account != "All" else list(broker.accounts)
     for acct in accounts:
         broker.account(acct, req_id=req_id)
@@ -329,7 +327,7 @@ def req_positions_multi(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     account = r.str("account")
     model = r.str("modelCode")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     if account and account != "All":
         broker.account(account, req_id=req_id)
     _send_positions_multi(s, req_id, account, model)

@@ -16,9 +16,8 @@ FARM_NOTICES = (
 
 
 def next_order_id(session: Session) -> int:
-    """The next valid order id: the broker's sequence when one is attached, else 1."""
-    broker = session.gateway.models.get("broker")
-    return broker.next_order_id() if broker is not None else 1
+    """The next valid order id: the broker's sequence."""
+    return session.gateway.broker.next_order_id()
 
 
 @handles(Req.START_API)

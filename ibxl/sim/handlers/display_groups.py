@@ -13,7 +13,7 @@ from . import handles
 def query_display_groups(s: Session, r: FieldReader) -> None:
     """The list of display groups, "1|2|...|7"."""
     r.int("version", default=1)
-    s.send(Msg.DISPLAY_GROUP_LIST, 1, r.int("reqId"), s.gateway.models["display_groups"].group_list())
+    s.send(Msg.DISPLAY_GROUP_LIST, 1, r.int("reqId"), s.gateway.display_groups.group_list())
 
 
 @handles(Req.SUBSCRIBE_TO_GROUP_EVENTS)
@@ -22,7 +22,7 @@ def subscribe_to_group_events(s: Session, r: FieldReader) -> None:
     r.int("version", default=1)
     req_id = r.int("reqId")
     group = r.int("groupId")
-    groups = s.gateway.models["display_groups"]
+    groups = s.gateway.display_groups
 
     def send(info: str) -> None:
         s.send(Msg.DISPLAY_GROUP_UPDATED, 1, req_id, info)
@@ -43,7 +43,7 @@ def update_display_group(s: Session, r: FieldReader) -> None:
     req_id = r.int("reqId")
     info = r.str("contractInfo")
     try:
-        s.gateway.models["display_groups"].update(s, req_id, info)
+        s.gateway.display_groups.update(s, req_id, info)
     except SimError as exc:
         exc.req_id = req_id
         raise

@@ -20,7 +20,7 @@ MAX_TICKS = 1000
 
 
 def _models(s: Session) -> tuple[History, HistoricalPacing]:
-    return s.gateway.models["history"], s.gateway.models["pacing"]
+    return s.gateway.history, s.gateway.pacing
 
 
 @handles(Req.HISTORICAL_DATA)

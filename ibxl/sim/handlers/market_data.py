@@ -122,12 +122,8 @@ class MarketDataStream:
 
     def _send_news(self, moment: float) -> None:
         """Recent headlines as news ticks (generic tick 292)."""
-        news = self.session.gateway.models.get("news")
-        if news is None:
-            return
-        index = self.session.gateway.models.setdefault("news_index", {})
+        news = self.session.gateway.news
         for h in news.headlines(self.inst, moment - 3 * 86400, moment, ["BRFG", "BRFUPDN", "DJNL"], 5):
-            index[h.article_id] = h
             self.session.send_update(*T.news_tick(self.req_id, int(h.time * 1000), h.provider, h.article_id,
                                                   h.headline))
 

@@ -82,7 +82,7 @@ def req_historical_news(s: Session, r: FieldReader) -> None:
         raise SimError(HISTORY_ERROR,
                        f"startDateTime {start_text!r} is after endDateTime {end_text or 'now'!r}; swap them",
                        req_id=req_id)
-    items = s.gateway.models["news"].headlines(inst, start, end, providers, total + 1)
+    items = s.gateway.news.headlines(inst, start, end, providers, total + 1)
     for h in items[:total]:
         stamp = datetime.fromtimestamp(h.time, UTC).strftime("%Y-%m-%d %H:%M:%S.0")
         s.send(Msg.HISTORICAL_NEWS, req_id, stamp, h.provider, h.article_id, h.headline)
@@ -103,7 +103,7 @@ def req_news_article(s: Session, r: FieldReader) -> None:
     if not article_id.startswith(f"{provider}$"):
         raise SimError(10172, f"article {article_id!r} is not from provider {provider}; send the providerCode "
                               "that came with the headline", req_id=req_id)
-    text = s.gateway.models["news"].article(article_id)
+    text = s.gateway.news.article(article_id)
     if text is None:
         raise SimError(10172, f"no article {article_id!r}; use an articleId from reqHistoricalNews or a news tick",
                        req_id=req_id)
@@ -119,7 +119,7 @@ def req_news_bulletins(s: Session, r: FieldReader) -> None:
     def send(b: Bulletin) -> None:
         s.send_update(Msg.NEWS_BULLETINS, 1, b.msg_id, b.msg_type, b.message, b.exchange)
 
-    s.add_subscription("bulletins", 0, s.gateway.models["bulletins"].subscribe(all_messages, send))
+    s.add_subscription("bulletins", 0, s.gateway.bulletins.subscribe(all_messages, send))
 
 
 @handles(Req.CANCEL_NEWS_BULLETINS)

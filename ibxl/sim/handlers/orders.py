@@ -1,12 +1,11 @@
 """Order requests: place, modify, cancel, open and completed orders, executions.
 
-The broker model decides; this module decodes requests, and routes the broker's events to the
-clients TWS would tell (the order's own client, and client 0, which sees every order).
+The broker model decides; this module decodes requests and answers them. The broker's events
+(fills, status changes) reach the clients through :mod:`.broker_events`.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from ..errors import SimError
@@ -18,61 +17,12 @@ from . import handles
 from .market_data import resolve
 
 if TYPE_CHECKING:
-    from ..broker import Broker, Fill, SimOrder
-    from ..server import Gateway
-
-
-def broker_of(s: Session) -> Broker:
-    """The gateway's broker, with its events routed to the clients."""
-    broker = s.gateway.models["broker"]
-    ensure_routing(s.gateway)
-    return broker
-
-
-#: brokers whose events are already routed to the sessions (weak: a closed gateway's broker goes)
-_ROUTED: weakref.WeakSet[object] = weakref.WeakSet()
-
-
-def ensure_routing(gateway: Gateway) -> None:
-    """Install (once) the listener that turns broker events into messages."""
-    broker = gateway.models["broker"]
-    if broker in _ROUTED:
-        return
-    _ROUTED.add(broker)
-
-    def audience(client_id: int) -> list[Session]:
-        out = [x for x in gateway.sessions if not x.closed and x.client_id is not None
-               and (x.client_id == client_id or x.client_id == 0 or x.state.get("auto_bind"))]
-        return list(dict.fromkeys(out))
-
-    def on_event(kind: str, payload: object) -> None:
-        if kind == "order":
-            order: SimOrder = payload  # type: ignore[assignment]
-            inst = broker.instrument_of(order)
-            if inst is None or order.what_if:
-                return
-            for sess in audience(order.client_id):
-                sess.send(*P.open_order(order, inst))
-                sess.send(*P.order_status(order))
-        elif kind == "execution":
-            fill: Fill = payload  # type: ignore[assignment]
-            inst = gateway.universe.get(fill.con_id)
-            if inst is None:
-                return
-            for sess in audience(fill.client_id):
-                sess.send(*P.exec_details(-1, fill, inst))
-                sess.send(*P.commission_report(fill))
-        elif kind == "account":
-            from .account import push_account
-
-            push_account(gateway, str(payload))
-
-    broker.listeners.append(on_event)
+    from ..broker import SimOrder
 
 
 @handles(Req.PLACE_ORDER)
 def place_order(s: Session, r: FieldReader) -> None:
-    broker = broker_of(s)
+    broker = s.gateway.broker
     order, q = P.read_place_order(r, s.client_id or 0, s.gateway.config.accounts[0])
     if not q.exchange.strip():
         # TWS validates the order before looking the contract up (ib_insync and ib_async test this)
@@ -98,7 +48,7 @@ def cancel_order(s: Session, r: FieldReader) -> None:
     order_id = r.int("orderId")
     if r.remaining:
         r.str("manualOrderCancelTime")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     broker.cancel(order_id, s.client_id)
     s.error(order_id, 202, "Order Canceled - reason:")
 
@@ -106,11 +56,11 @@ def cancel_order(s: Session, r: FieldReader) -> None:
 @handles(Req.GLOBAL_CANCEL)
 def global_cancel(s: Session, r: FieldReader) -> None:
     r.int("version")
-    broker_of(s).global_cancel()
+    s.gateway.broker.global_cancel()
 
 
 def _send_open_orders(s: Session, orders: list[SimOrder]) -> None:
-    broker = broker_of(s)
+    broker = s.gateway.broker
     for order in orders:
         inst = broker.instrument_of(order)
         if inst is not None:
@@ -122,21 +72,20 @@ def _send_open_orders(s: Session, orders: list[SimOrder]) -> None:
 @handles(Req.OPEN_ORDERS)
 def req_open_orders(s: Session, r: FieldReader) -> None:
     r.int("version")
-    broker = broker_of(s)
+    broker = s.gateway.broker
     _send_open_orders(s, broker.open_orders(None if s.client_id == 0 else s.client_id))
 
 
 @handles(Req.ALL_OPEN_ORDERS)
 def req_all_open_orders(s: Session, r: FieldReader) -> None:
     r.int("version")
-    _send_open_orders(s, broker_of(s).open_orders())
+    _send_open_orders(s, s.gateway.broker.open_orders())
 
 
 @handles(Req.AUTO_OPEN_ORDERS)
 def req_auto_open_orders(s: Session, r: FieldReader) -> None:
     r.int("version")
     bind = r.bool("autoBind")
-    broker_of(s)
     if s.client_id != 0:
         raise SimError(321, "reqAutoOpenOrders can only be called from client id 0")
     s.state["auto_bind"] = bind
@@ -145,7 +94,6 @@ def req_auto_open_orders(s: Session, r: FieldReader) -> None:
 @handles(Req.COMPLETED_ORDERS)
 def req_completed_orders(s: Session, r: FieldReader) -> None:
     r.bool("apiOnly")
-    broker_of(s)
     # completed orders are reported through openOrder/orderStatus and executions; the
     # completedOrder message itself is not produced (see README: simplified)
     s.send(Msg.COMPLETED_ORDERS_END)
@@ -162,7 +110,7 @@ def req_executions(s: Session, r: FieldReader) -> None:
     sec_type = r.str("secType").upper() if r.remaining else ""
     exchange = r.str("exchange").upper() if r.remaining else ""
     side = r.str("side").upper() if r.remaining else ""
-    broker = broker_of(s)
+    broker = s.gateway.broker
     t0 = 0.0
     if since.strip():
         from ..history import parse_end

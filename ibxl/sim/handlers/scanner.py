@@ -37,7 +37,7 @@ def scanner_data(req_id: int, rows: list[tuple[Instrument, dict]]) -> list[objec
 def req_scanner_parameters(s: Session, r: FieldReader) -> None:
     """The XML document of scan codes, instruments, locations and filters."""
     r.int("version", default=1)
-    s.send(Msg.SCANNER_PARAMETERS, 1, s.gateway.models["scanner"].parameters_xml())
+    s.send(Msg.SCANNER_PARAMETERS, 1, s.gateway.scanner.parameters_xml())
 
 
 @handles(Req.SCANNER_SUBSCRIPTION)
@@ -61,7 +61,7 @@ def req_scanner_subscription(s: Session, r: FieldReader) -> None:
         s.send_update(*scanner_data(req_id, ranked))
 
     try:
-        stop = s.gateway.models["scanner"].subscribe(s, req_id, req, on_rows)
+        stop = s.gateway.scanner.subscribe(s, req_id, req, on_rows)
     except SimError as exc:
         exc.req_id = req_id
         raise
