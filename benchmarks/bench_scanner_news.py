@@ -19,7 +19,7 @@ from collections.abc import Callable
 from ib_async import IB, ScannerSubscription, Stock
 
 from ibxl.sim import SimConfig, SimGateway
-from ibxl.sim.scanner import MAX_SUBSCRIPTIONS, ScanRequest
+from ibxl.sim.models.scanner import MAX_SUBSCRIPTIONS, ScanRequest
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

@@ -19,7 +19,7 @@ def _pacing_errors(client) -> list:
 
 def _last_full_session_close() -> pd.Timestamp:
     """16:00 New York on the latest past weekday that NYSE traded until 16:00."""
-    from ibxl.sim.calendar import is_early_close, is_holiday
+    from ibxl.sim.models.calendar import is_early_close, is_holiday
 
     day = pd.Timestamp.now(tz="US/Eastern").normalize() - pd.Timedelta(days=1)
     while day.weekday() >= 5 or is_holiday(day.date()) or is_early_close(day.date()):

@@ -11,7 +11,7 @@ from ibapi_app import RecordingApp
 
 from ibxl.sim import SimConfig, SimGateway
 from ibxl.sim.clock import FrozenClock
-from ibxl.sim.scanner import MAX_SUBSCRIPTIONS, SCAN_CODES, ScanRequest
+from ibxl.sim.models.scanner import MAX_SUBSCRIPTIONS, SCAN_CODES, ScanRequest
 
 REQUIRED = ("TOP_PERC_GAIN", "TOP_PERC_LOSE", "MOST_ACTIVE", "HOT_BY_VOLUME", "HOT_BY_PRICE", "TOP_TRADE_COUNT",
             "HIGH_OPT_IMP_VOLAT", "LOW_OPT_IMP_VOLAT", "TOP_OPEN_PERC_GAIN", "HIGH_VS_13W_HL", "LOW_VS_13W_HL",

@@ -8,21 +8,21 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
-from .broker import Broker
-from .bulletins import BulletinBoard
-from .calendar import TradingCalendar
 from .clock import Clock
 from .config import SimConfig
-from .display_groups import DisplayGroups
 from .handlers import broker_events
-from .history import History
-from .market import Market
-from .news import NewsRoom
-from .pacing import HistoricalPacing
+from .models.broker import Broker
+from .models.bulletins import BulletinBoard
+from .models.calendar import TradingCalendar
+from .models.display_groups import DisplayGroups
+from .models.history import History
+from .models.market import Market
+from .models.news import NewsRoom
+from .models.pacing import HistoricalPacing
+from .models.scanner import Scanner
+from .models.universe import Universe
 from .pulse import Pulse
-from .scanner import Scanner
 from .session import Session
-from .universe import Universe
 
 log = logging.getLogger("ibxl.sim")
 

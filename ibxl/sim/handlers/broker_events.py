@@ -15,7 +15,7 @@ from ..protocol import orders as P
 from .account import push_account
 
 if TYPE_CHECKING:
-    from ..broker import Fill, SimOrder
+    from ..models.broker import Fill, SimOrder
     from ..server import Gateway
     from ..session import Session
 

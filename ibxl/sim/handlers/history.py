@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..errors import SimError
-from ..history import History, HistoryRequest, parse_end
-from ..microstructure import trades
-from ..pacing import HistoricalPacing
-from ..protocol import bars as B
-from ..protocol import ticks as T
+from ..models.history import History, HistoryRequest, parse_end
+from ..models.microstructure import trades
+from ..models.pacing import HistoricalPacing
+from ..protocol import history as B
+from ..protocol import market_data as T
 from ..protocol.contracts import read_contract
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Req

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..combos import Combo, build_combo, combo_quote
 from ..errors import SimError
-from ..feed import QuoteFeed, extended_stats, has_trades
-from ..instruments import Instrument
-from ..market import Quote
-from ..pricing import Greeks
-from ..protocol import ticks as T
+from ..models.combos import Combo, build_combo, combo_quote
+from ..models.instruments import Instrument
+from ..models.market import Quote
+from ..models.market_data import QuoteFeed, extended_stats, has_trades
+from ..models.pricing import Greeks
+from ..models.universe import ContractQuery
+from ..protocol import market_data as T
 from ..protocol.contracts import read_combo_legs, read_contract
 from ..protocol.fields import FieldReader
 from ..protocol.framing import encode_frame
 from ..protocol.ids import Req
 from ..session import Session
-from ..universe import ContractQuery
 from . import handles
 
 KIND = "mkt"

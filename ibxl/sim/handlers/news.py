@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ..bulletins import Bulletin
 from ..errors import SimError
-from ..news import MAX_RESULTS, PROVIDER_CODES, PROVIDERS
+from ..models.bulletins import Bulletin
+from ..models.news import MAX_RESULTS, PROVIDER_CODES, PROVIDERS
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Msg, Req
 from ..session import Session

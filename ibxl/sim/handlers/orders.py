@@ -17,7 +17,7 @@ from . import handles
 from .market_data import resolve
 
 if TYPE_CHECKING:
-    from ..broker import SimOrder
+    from ..models.broker import SimOrder
 
 
 @handles(Req.PLACE_ORDER)
@@ -113,7 +113,7 @@ def req_executions(s: Session, r: FieldReader) -> None:
     broker = s.gateway.broker
     t0 = 0.0
     if since.strip():
-        from ..history import parse_end
+        from ..models.history import parse_end
 
         t0 = parse_end(since.replace("-", " ", 1) if "-" in since[:9] else since, float("inf"))
     for fill in broker.fills:

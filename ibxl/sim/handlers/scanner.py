@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..errors import SimError
-from ..instruments import Instrument
+from ..models.instruments import Instrument
+from ..models.scanner import ScanRequest
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Msg, Req
-from ..scanner import ScanRequest
 from ..session import Session
 from . import handles
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SimError
-from ..instruments import Instrument
-from ..microstructure import DEPTH_VENUES, bar, ladder, trades
-from ..protocol import ticks as T
+from ..models.instruments import Instrument
+from ..models.microstructure import DEPTH_VENUES, bar, ladder, trades
+from ..protocol import market_data as T
 from ..protocol.contracts import read_contract
 from ..protocol.fields import FieldReader
 from ..protocol.ids import Msg, Req

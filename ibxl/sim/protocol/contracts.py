@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..combos import Leg
-from ..instruments import Instrument
-from ..universe import ContractQuery
+from ..models.combos import Leg
+from ..models.instruments import Instrument
+from ..models.universe import ContractQuery
 from .fields import FieldReader
 from .ids import Msg
 

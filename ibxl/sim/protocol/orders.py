@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ..broker.orders import Condition, Fill, SimOrder
-from ..instruments import Instrument
-from ..universe import ContractQuery
+from ..models.broker.orders import Condition, Fill, SimOrder
+from ..models.instruments import Instrument
+from ..models.universe import ContractQuery
 from .contracts import read_combo_legs, read_contract
 from .fields import BadField, FieldReader
 from .ids import Msg

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .errors import HistoryError
+from ..errors import HistoryError
 from .instruments import Instrument
 from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar

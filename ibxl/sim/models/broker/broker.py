@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ...errors import SimError
 from ..combos import (
     BAG_CONID,
     Combo,
@@ -21,7 +22,6 @@ from ..combos import (
     legs_for_net,
     net_price,
 )
-from ..errors import SimError
 from ..instruments import Instrument
 from ..market import Quote
 from .account import Account, Valuation
@@ -30,9 +30,9 @@ from .orders import ORDER_TYPES, TIFS, Condition, Fill, SimOrder
 from .store import StateStore
 
 if TYPE_CHECKING:
-    from ..server import Gateway
+    from ...server import Gateway
 
-log = logging.getLogger("ibxl.sim.broker")
+log = logging.getLogger("ibxl.sim.models.broker")
 
 #: a limit this far through the market is refused, as TWS's precautionary price check does
 PRICE_CHECK = 0.05

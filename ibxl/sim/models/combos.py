@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .errors import SimError
+from ..errors import SimError
 from .instruments import Instrument
 from .market import Market, Quote
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ..microstructure import Bar
+from ..models.microstructure import Bar
 from .ids import Msg
 
 

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..clock import Clock
 from .calendar import TradingCalendar
-from .clock import Clock
 from .factors import FactorModel
 from .instruments import Instrument
 from .pricing import RATE, Greeks, black_scholes, smile_vol

@@ -8,15 +8,15 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import SimError
-from .feed import extended_stats
+from ..errors import SimError
 from .instruments import Instrument
 from .market import Market
+from .market_data import extended_stats
 from .universe import Universe
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .pulse import Pulse
+    from ..clock import Clock
+    from ..pulse import Pulse
 
 #: TWS sends at most 50 rows per scanner
 MAX_ROWS = 50

@@ -21,8 +21,8 @@ from .instruments import Instrument
 from .market import EPOCH, HORIZON_DAYS, Market
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .pulse import Pulse
+    from ..clock import Clock
+    from ..pulse import Pulse
 
 PROVIDERS = (("BRFG", "Briefing.com General Market Columns"), ("BRFUPDN", "Briefing.com Analyst Actions"),
              ("DJNL", "Dow Jones Newsletters"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from ..pricing import Greeks
+from ..models.pricing import Greeks
 from .framing import format_field
 from .ids import Msg
 

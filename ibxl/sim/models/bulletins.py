@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .pulse import Pulse
+    from ..clock import Clock
+    from ..pulse import Pulse
 
 #: msgType values of updateNewsBulletin
 REGULAR, EXCHANGE_UNAVAILABLE, EXCHANGE_AVAILABLE = 1, 2, 3

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 
-from .errors import SimError
+from ..errors import SimError
 from .universe import Universe
 
 #: the groups TWS offers

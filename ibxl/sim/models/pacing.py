@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable
 
-from .config import Limits
-from .errors import HistoryError
+from ..config import Limits
+from ..errors import HistoryError
 
 PACING_TEXT = "Historical data request pacing violation"
 SMALL_BAR_SECONDS = 30
