@@ -93,7 +93,7 @@ def main() -> None:
         import ibxl
 
         plain, n_plain = plain_ib_async(port)
-        ibxl.connect(host="127.0.0.1", port=port, client_id=52)
+        ibxl.connect(host="127.0.0.1", port=port, client_id=52, hub=False)
         first, atm20, n_first = ibxl_chain()
         t0 = time.perf_counter()
         second = ibxl.option_chain("SPY", expiries=EXPIRIES, strikes=STRIKES)

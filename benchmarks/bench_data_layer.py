@@ -92,7 +92,7 @@ def main() -> None:
         from ibxl.connection import MESSAGES_PER_SECOND
 
         raw = raw_updates_per_second(port, 5.0)
-        ibxl.connect(host="127.0.0.1", port=port, client_id=51)
+        ibxl.connect(host="127.0.0.1", port=port, client_id=51, hub=False)
         cached = ibxl_updates_per_second(5.0)
         print(f"quote updates/s: ibxl cache {cached:,.0f}  raw ib_async {raw:,.0f}  ratio {cached / raw:.2f} "
               "(target >= 0.80)")

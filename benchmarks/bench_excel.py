@@ -57,7 +57,7 @@ def main() -> None:
     from ibxl.excel.functions import IB_QUOTE
     from ibxl.live import registry
 
-    ibxl.connect(sim=True)
+    ibxl.connect(sim=True, hub=False)  # in-process: bench_hub.py measures the same reads through the hub
     contracts = _universe()
     contracts += _options(100 - len(contracts))
     contracts = contracts[:100]

@@ -187,7 +187,7 @@ def end_to_end() -> None:
             ib.sleep(0.2)
         held = [p for p in ib.positions() if p.position]
         n_opt = sum(p.contract.secType == "OPT" for p in held)
-        ibxl.connect(host=gw.host, port=gw.port, client_id=91, sim=False)
+        ibxl.connect(host=gw.host, port=gw.port, client_id=91, sim=False, hub=False)
         registry().max_lines = 500
         bars.scheduler().per_ten_minutes = 10_000  # the gateway above allows it: only the warm path is timed
         try:

@@ -107,7 +107,7 @@ def main() -> None:
     try:
         import ibxl
 
-        ibxl.connect(host="127.0.0.1", port=port, client_id=61)
+        ibxl.connect(host="127.0.0.1", port=port, client_id=61, hub=False)
         exp = ibxl.expiries("SPY")[1]
         ks = ibxl.strikes("SPY")
         spot = float(ibxl.quotes("SPY")["mid"].iloc[0])

@@ -287,7 +287,6 @@ def chain_stream(underlying: str, expiries: object = None, strikes: object = Non
             cancel_chain(job_id)
 
 
-@on_hub
 def option_chain(underlying: str, expiries: object = None, strikes: object = None, right: str | None = None,
                  *, open_interest: bool = False, progress: Callable[[pd.DataFrame, int, int], None] | None = None,
                  timeout: float = 300.0) -> pd.DataFrame:

@@ -96,7 +96,8 @@ DESK = """
     q = ibxl.quotes(["AAPL", sys.argv[2]])
     same = ibxl.history("AAPL", duration="20 D")
     own = ibxl.history(sys.argv[2], duration="20 D")
-    chain = ibxl.option_chain("SPY", strikes=2, right="C")
+    seen = []  # a progress callback stays in this process; the chain job runs in the hub
+    chain = ibxl.option_chain("SPY", strikes=2, right="C", progress=lambda frame, n, total: seen.append(n))
     sent = ibxl.order("AAPL", "BUY", 1, "LMT", limit=round(float(q.loc["AAPL", "bid"]) * 0.99, 2), key="desk-" + me)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -108,6 +109,7 @@ DESK = """
     while time.time() < deadline and not os.path.exists(sys.argv[3]):
         time.sleep(0.1)
     print(json.dumps({"bid": float(q.loc["AAPL", "bid"]), "same": len(same), "own": len(own), "chain": len(chain),
+                      "progress": seen,
                       "order_id": sent.order_id, "status": sent.status, "keys": sorted(keys),
                       "hub": client.connected, "aapl": ibxl.quote("AAPL", "Bid")}))
 """
@@ -136,6 +138,7 @@ def test_three_processes_share_one_connection_one_line_and_see_each_others_order
     results = [_result(p) for p in procs]
     for r in results:
         assert r["bid"] > 0 and r["same"] > 10 and r["own"] > 10 and r["chain"] >= 2 and r["hub"]
+        assert r["progress"] and r["progress"][-1] == r["chain"], r["progress"]
         assert r["order_id"] > 0 and r["keys"] == ["desk-a", "desk-b", "desk-c"]
     assert len({r["order_id"] for r in results}) == 3
     refs = gw.call(lambda g: sorted(o.order_ref for o in g.broker.orders.values()))
