@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
+
+from _support import start_gateway
 
 EXPIRIES, STRIKES = 4, 15
 
@@ -26,19 +26,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def _start_gateway(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--memory"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("gateway did not start")
 
 
 def plain_ib_async(port: int) -> tuple[float, int]:
@@ -88,7 +75,7 @@ def main() -> None:
     os.environ["IBXL_CACHE_DIR"] = tempfile.mkdtemp()
     os.environ["IBXL_DATA_DIR"] = tempfile.mkdtemp()
     port = _free_port()
-    gw = _start_gateway(port)
+    gw = start_gateway(port)
     try:
         import ibxl
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
+
+from _support import start_gateway
 
 SYMBOLS = ["AAPL", "MSFT", "IBM", "AMD", "INTC", "TSLA", "NVDA", "SPY", "QQQ", "IWM", "AMZN", "GOOGL", "META",
            "NFLX", "DIS", "JPM", "BAC", "WFC", "GS", "V", "MA", "PYPL", "WMT", "COST", "KO", "PEP", "MCD", "NKE",
@@ -28,20 +28,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def _start_gateway(port: int, tick_interval: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--memory",
-                             "--tick-interval", str(tick_interval)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise TimeoutError("gateway did not start")
 
 
 def raw_updates_per_second(port: int, seconds: float) -> float:
@@ -86,7 +72,7 @@ def main() -> None:
     os.environ["IBXL_CACHE_DIR"] = tempfile.mkdtemp()
     os.environ["IBXL_DATA_DIR"] = tempfile.mkdtemp()
     port = _free_port()
-    gw = _start_gateway(port, 0.005)
+    gw = start_gateway(port, "--tick-interval", "0.005")
     try:
         import ibxl
         from ibxl.connection import MESSAGES_PER_SECOND

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from _support import median_ms
 
 from ibxl import greeks as bs
 from ibxl import risk_engine as engine
@@ -29,14 +28,6 @@ from ibxl.portfolio_risk import risk_table
 
 N_POSITIONS = 200
 
-
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def synthetic_book(n: int = N_POSITIONS, seed: int = 1) -> pd.DataFrame:
@@ -131,8 +122,8 @@ def arithmetic() -> None:
     fast = engine.scenario_grid(book, moves, shifts, 0.0, True)
     slow = naive_grid(book, moves, shifts, 0.0, True)
     assert np.allclose(fast, slow, rtol=1e-7, atol=1e-4), float(np.max(np.abs(fast - slow)))
-    t_fast = _median_ms(lambda: engine.scenario_grid(book, moves, shifts, 0.0, True), 20)
-    t_slow = _median_ms(lambda: naive_grid(book, moves, shifts, 0.0, True), 3)
+    t_fast = median_ms(lambda: engine.scenario_grid(book, moves, shifts, 0.0, True), 20)
+    t_slow = median_ms(lambda: naive_grid(book, moves, shifts, 0.0, True), 3)
     print(f"scenario grid 41x21 over {len(book)} positions ({int(book['is_option'].sum())} options): "
           f"vectorised {t_fast:.1f} ms (target < 50 ms), naive per-cell loop {t_slow:.0f} ms, "
           f"{t_slow / t_fast:.0f}x faster")
@@ -140,8 +131,8 @@ def arithmetic() -> None:
     slow_r = naive_risk(book)
     assert np.allclose(fast_r["dollar_delta"].to_numpy(float), slow_r["dollar_delta"].to_numpy(float))
     bare = book.assign(delta=np.nan, gamma=np.nan, vega=np.nan, theta=np.nan)
-    t_fast = _median_ms(lambda: risk_table(engine.fill_greeks(bare)), 30)
-    t_slow = _median_ms(lambda: naive_risk(book), 10)
+    t_fast = median_ms(lambda: risk_table(engine.fill_greeks(bare)), 30)
+    t_slow = median_ms(lambda: naive_risk(book), 10)
     print(f"risk table over {len(book)} positions (Black-Scholes greeks for every option): vectorised "
           f"{t_fast:.2f} ms (target < 20 ms), naive per-position loop {t_slow:.2f} ms, {t_slow / t_fast:.1f}x faster")
 
@@ -195,14 +186,14 @@ def end_to_end() -> None:
             ibxl.risk()
             cold = time.perf_counter() - t0
             ibxl.scenarios()
-            t_risk = _median_ms(ibxl.risk, 20)
-            t_scen = _median_ms(ibxl.scenarios, 20)
+            t_risk = median_ms(ibxl.risk, 20)
+            t_scen = median_ms(ibxl.scenarios, 20)
             book = portfolio_risk._book(None, "SPY", "1 Y", 3.0)  # noqa: SLF001 - the book the calls used
             moves, shifts = np.asarray(engine.DEFAULT_MOVES), np.asarray(engine.DEFAULT_VOL_SHIFTS)
-            t_fast_grid = _median_ms(lambda: engine.scenario_grid(book, moves, shifts, 0.0, True), 20)
-            t_naive_grid = _median_ms(lambda: naive_grid(book, moves, shifts, 0.0, True), 3)
-            t_fast_risk = _median_ms(lambda: risk_table(book), 20)
-            t_naive_risk = _median_ms(lambda: naive_risk(book), 10)
+            t_fast_grid = median_ms(lambda: engine.scenario_grid(book, moves, shifts, 0.0, True), 20)
+            t_naive_grid = median_ms(lambda: naive_grid(book, moves, shifts, 0.0, True), 3)
+            t_fast_risk = median_ms(lambda: risk_table(book), 20)
+            t_naive_risk = median_ms(lambda: naive_risk(book), 10)
             print(f"end to end on the gateway, {len(held)} positions ({n_opt} options), warm quotes: "
                   f"ibxl.risk() {t_risk:.1f} ms (target < 20 ms; its arithmetic {t_fast_risk:.2f} ms vs a naive "
                   f"per-position loop {t_naive_risk:.2f} ms); ibxl.scenarios() 41x21 {t_scen:.1f} ms (target < 50 ms; "

@@ -12,24 +12,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import time
-from collections.abc import Callable
 
+from _support import median_ms
 from ib_async import IB, ScannerSubscription, Stock
 
 from ibxl.sim import SimConfig, SimGateway
 from ibxl.sim.models.scanner import MAX_SUBSCRIPTIONS, ScanRequest
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``fn`` in milliseconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

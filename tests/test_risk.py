@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from ib_async import IB, MarketOrder, Option, Stock
 from ibapi_app import RecordingApp
+from waiting import until as _until
 
 import ibxl
 from ibxl import greeks as bs
@@ -362,16 +363,6 @@ def test_bad_input_in_cells_is_text_that_names_it(desk, call, text):
 
 
 # ------------------------------------------------------------------ panels
-def _until(pred, timeout: float = 15.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_risk_panel_refreshes_on_its_own(desk):
     from ibxl.widgets import RiskPanel

@@ -5,17 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from waiting import until as _until
 
 from ibxl.live import registry
-
-
-def _until(pred, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_quote_board_updates_and_releases(ibxl_sim):

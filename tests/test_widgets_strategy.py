@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from test_widgets import _until
+from waiting import until as _until
 
 from ibxl.live import registry
 
