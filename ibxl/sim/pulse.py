@@ -71,7 +71,7 @@ class Pulse:
             if delay < 0:  # fell behind: skip beats rather than burst
                 next_at = loop.time()
                 delay = 0
-            if delay >= TIMER_RESOLUTION:
+            if delay >= TIMER_RESOLUTION or not self._listeners:  # an idle pulse never spins
                 await asyncio.sleep(delay)
             else:
                 # the event loop's timers wake in whole milliseconds at best: a shorter wait would
