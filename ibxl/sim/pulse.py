@@ -71,6 +71,12 @@ class Pulse:
             if delay < 0:  # fell behind: skip beats rather than burst
                 next_at = loop.time()
                 delay = 0
-            # the event loop's timers wake in whole milliseconds at best: a shorter wait would
-            # become a millisecond, so sub-millisecond beats only yield to I/O and go on
-            await asyncio.sleep(delay if delay >= TIMER_RESOLUTION else 0)
+            if delay >= TIMER_RESOLUTION or not self._listeners:  # an idle pulse never spins
+                await asyncio.sleep(delay)
+            else:
+                # the event loop's timers wake in whole milliseconds at best: a shorter wait would
+                # become a millisecond (or, taken as no wait, bunch beats inside one millisecond
+                # and leave the next ones without any), so a sub-millisecond wait yields to I/O
+                # until the beat is due, keeping beats evenly spaced
+                while loop.time() < next_at:
+                    await asyncio.sleep(0)

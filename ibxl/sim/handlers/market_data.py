@@ -81,9 +81,6 @@ class MarketDataStream:
     def delayed(self) -> bool:
         return self.data_type in (3, 4)
 
-    def _moment(self, now: float) -> float:
-        return now - DELAY_SECONDS if self.delayed else now
-
     def start(self, now: float, snapshot: bool) -> None:
         """Send the request parameters and the full current picture."""
         s = self.session
@@ -98,14 +95,17 @@ class MarketDataStream:
         """Send what changed since the last update."""
         s = self.session
         market = s.gateway.market
-        moment = self._moment(now)
+        delayed = self.data_type in (3, 4)
+        moment = now - DELAY_SECONDS if delayed else now
         q = combo_quote(market, self.combo, moment) if self.combo else market.quote(self.inst, moment)
         trades = has_trades(self.inst)
         changes = self.feed.changes(q, has_trades=trades, signed=self.combo is not None)
         if changes:
             # one write of every changed field: the tick path's cost is per message, so the frames
             # are encoded directly and queued together
-            frames = [self._field_frame(name, value, q) for name, value in changes]
+            req_id = self.req_id
+            frames = [T.size_tick_frame(req_id, name, value, delayed) if name in T.SIZE_TICKS
+                      else self._price_frame(name, value, q, delayed) for name, value in changes]
             s.send_update_frame(b"".join(frames), len(frames))
         if self.inst.is_option and now - self.started >= s.gateway.config.model_greeks_delay:
             self._send_greeks(moment, q)
@@ -127,18 +127,15 @@ class MarketDataStream:
             self.session.send_update(*T.news_tick(self.req_id, int(h.time * 1000), h.provider, h.article_id,
                                                   h.headline))
 
-    def _field_frame(self, name: str, value: float, q: Quote) -> bytes:
-        """The encoded message(s) for one changed top-of-book field."""
-        d = self.delayed
-        if name in T.PRICE_TICKS:
-            size = (q.bid_size if name == "bid" else q.ask_size if name == "ask"
-                    else q.last_size if name == "last" else 0)
-            frame = T.price_tick_frame(self.req_id, name, value, size, d)
-            if name == "last":
-                frame += encode_frame(T.string_tick(self.req_id, "last_timestamp", str(int(q.time))))
-            return frame
-        # sizes ride with their price tick unless only the size changed
-        return T.size_tick_frame(self.req_id, name, value, d)
+    def _price_frame(self, name: str, value: float, q: Quote, delayed: bool) -> bytes:
+        """The encoded message(s) for one changed top-of-book price (sizes ride with their price
+        tick; a size alone goes as a size tick)."""
+        size = (q.bid_size if name == "bid" else q.ask_size if name == "ask"
+                else q.last_size if name == "last" else 0)
+        frame = T.price_tick_frame(self.req_id, name, value, size, delayed)
+        if name == "last":
+            frame += encode_frame(T.string_tick(self.req_id, "last_timestamp", str(int(q.time))))
+        return frame
 
     def _send_greeks(self, moment: float, q: Quote) -> None:
         market = self.session.gateway.market

@@ -99,6 +99,7 @@ class Market:
         self._minutes: OrderedDict[tuple[int, int], MinuteBars] = OrderedDict()
         self._seconds: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
         self._stats: dict[tuple[int, int], dict[str, float]] = {}
+        self._terms: dict[int, tuple] = {}
         self._anchor_index = (universe.anchor_date - EPOCH).days
         settings = universe.factors
         market = next((i for i in universe.underlyings() if i.symbol == settings.get("market", "SPX")
@@ -303,20 +304,20 @@ class Market:
     def quote(self, inst: Instrument, ts: float | None = None) -> Quote:
         """Top of book plus the day's open/high/low/volume and the previous close."""
         ts = self.clock.time() if ts is None else ts
+        terms = self._terms.get(inst.conId)
+        if terms is None or terms[0] is not inst:
+            terms = self._quote_terms(inst)
+        _, is_option, tick, bps, lot, last_lot, is_index = terms
         eff, is_open = self._effective_time(inst, ts)
-        is_option = inst.secType in ("OPT", "FOP")
         if is_option:
             mid = self.price(inst, eff)
             spr = self.spread(inst, mid)
             tick = 0.05 if mid >= 3 else 0.01
         else:  # the common case, inline: this runs for every line on every beat
-            tick = inst.minTick or 0.01
             mid = self._path_price(inst, eff)
-            bps = _SPREAD_BPS.get(inst.secType, 2e-4)
             spr = max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
         # sizes drawn per (contract, millisecond), inline: this runs for every line on every beat
         h = hash((inst.conId, int(ts * 1000))) & 0xFFFFFFFFFFFF
-        draws = (h & 0xFFFF, (h >> 16) & 0xFFFF, (h >> 32) & 0xFFFF)
         if spr > 0:
             # whole ticks: the bid on the tick below mid less half the spread, the ask a spread above
             n_bid = round(max(mid - spr / 2, 0.0) / tick)
@@ -324,21 +325,29 @@ class Market:
             ask = round((n_bid + round(spr / tick)) * tick, 10)
             if is_option and bid <= 0:
                 ask = max(ask, tick)
-            lot = DISPLAY_LOT.get(inst.secType, 1.0)
-            bid_size = float((1 + draws[0] % 39) * lot)
-            ask_size = float((1 + draws[1] % 39) * lot)
+            bid_size = float((1 + (h & 0xFFFF) % 39) * lot)
+            ask_size = float((1 + ((h >> 16) & 0xFFFF) % 39) * lot)
             if lot < 1:  # fractional lots (crypto): keep sizes free of binary noise
                 bid_size, ask_size = round(bid_size, 6), round(ask_size, 6)
         else:
             # an index is calculated, not quoted: TWS sends it no bid or ask, only last and the day's
             # statistics, so both stay 0 here and the feed leaves them out
-            bid = ask = 0.0 if inst.secType == "IND" else round_to_tick(mid, tick)
+            bid = ask = 0.0 if is_index else round_to_tick(mid, tick)
             bid_size = ask_size = 0.0
-        last_lot = 100 if inst.secType == "STK" else 1
         last = round(round(mid / tick) * tick, 10)
-        stats = self.day_stats(inst, eff)
-        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + draws[2] % 9) * last_lot),
+        stats = self._stats.get((inst.conId, int(eff)))
+        if stats is None:
+            stats = self.day_stats(inst, eff)
+        return Quote(ts, bid, ask, last, bid_size, ask_size, float((1 + ((h >> 32) & 0xFFFF) % 9) * last_lot),
                      stats["volume"], stats["open"], stats["high"], stats["low"], stats["close"], mid, is_open)
+
+    def _quote_terms(self, inst: Instrument) -> tuple:
+        """An instrument's fixed quoting terms (its tick, spread, lots), worked out once: a quote is
+        built for every line on every beat, and these lookups were a good part of its cost."""
+        terms = (inst, inst.is_option, inst.minTick or 0.01, _SPREAD_BPS.get(inst.secType, 2e-4),
+                 DISPLAY_LOT.get(inst.secType, 1.0), 100 if inst.secType == "STK" else 1, inst.secType == "IND")
+        self._terms[inst.conId] = terms
+        return terms
 
     def day_stats(self, inst: Instrument, ts: float) -> dict[str, float]:
         """Open, high, low and volume of the current trading day so far, and the previous close."""

@@ -17,6 +17,8 @@ TOP_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume
 _SIZE_OF_PRICE = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
 _INDEX = {name: Quote._fields.index(name) for name in TOP_FIELDS}  # a quote is a named tuple
 _BOOK_FIELDS = TOP_FIELDS[:6]
+#: the quote's bid, ask, last and their sizes (the order of the named tuple's fields)
+_BOOK = slice(Quote._fields.index("bid"), Quote._fields.index("last_size") + 1)
 _STATS = slice(Quote._fields.index("volume"), Quote._fields.index("close") + 1)
 
 
@@ -26,17 +28,27 @@ class QuoteFeed:
 
     sent: dict[str, float] = field(default_factory=dict)
     stats: tuple = ()
+    book: tuple = ()
 
     def changes(self, q: Quote, *, has_trades: bool = True, signed: bool = False) -> list[tuple[str, float]]:
         """The (field, value) pairs that differ from what was last sent (``signed``: prices may be
         zero or negative, as a combo's net price is)."""
+        # the day's statistics change at most once a second: skip them when they are as last sent
+        stats: tuple = q[_STATS]  # type: ignore[assignment]  # a slice of a named tuple is a tuple
+        book: tuple = q[_BOOK]  # type: ignore[assignment]
+        if stats == self.stats:
+            if book == self.book:
+                # beats often come faster than the book moves: the same book as the last call
+                # leaves every field as last sent, so there is nothing to compare
+                return []
+            fields: tuple[str, ...] = _BOOK_FIELDS
+        else:
+            fields = TOP_FIELDS
+            self.stats = stats
+        self.book = book
         out: list[tuple[str, float]] = []
         sent = self.sent
         priced: set[str] = set()
-        # the day's statistics change at most once a second: skip them when they are as last sent
-        stats: tuple = q[_STATS]  # type: ignore[assignment]  # a slice of a named tuple is a tuple
-        fields = TOP_FIELDS if stats != self.stats else _BOOK_FIELDS
-        self.stats = stats
         for name in fields:
             if not has_trades and name in ("last", "last_size", "volume"):
                 continue

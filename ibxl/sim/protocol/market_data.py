@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from ..models.pricing import Greeks
 from .framing import format_field
@@ -55,8 +56,12 @@ def price_tick_frame(req_id: int, name: str, value: float, size: float, delayed:
     return _LENGTH.pack(len(payload)) + payload
 
 
+@lru_cache(maxsize=8192)
 def size_tick_frame(req_id: int, name: str, value: float, delayed: bool) -> bytes:
-    """The same message as :func:`size_tick`, encoded straight to a frame (see :func:`price_tick_frame`)."""
+    """The same message as :func:`size_tick`, encoded straight to a frame (see :func:`price_tick_frame`).
+
+    Cached: displayed sizes take a few dozen values per line, so most size ticks repeat a frame
+    already encoded (equal ints and floats encode alike, so sharing their entry is exact)."""
     tick = SIZE_TICKS[name][1 if delayed else 0]
     text = str(int(value)) if value == int(value) else format_field(value)
     payload = f"2\x006\x00{req_id}\x00{tick}\x00{text}\x00".encode()
