@@ -93,13 +93,20 @@ class Session:
             self.writer.write(b"".join(self._outbox))
         self._outbox.clear()
 
-    def send_update_frame(self, frame: bytes, count: int = 1) -> bool:
-        """Like :meth:`send_update`, for ``count`` messages already encoded as frames."""
+    def _backed_up(self) -> bool:
+        """True when a streaming update should not be sent: the session is closed, or the client
+        is not keeping up (then the update is counted as dropped)."""
         if self.closed:
-            return False
+            return True
         transport = self.writer.transport
         if transport is not None and transport.get_write_buffer_size() + len(self._outbox) * 64 > MAX_WRITE_BUFFER:
             self.dropped_updates += 1
+            return True
+        return False
+
+    def send_update_frame(self, frame: bytes, count: int = 1) -> bool:
+        """Like :meth:`send_update`, for ``count`` messages already encoded as frames."""
+        if self._backed_up():
             return False
         self._outbox.append(frame)
         self.frames_out += count
@@ -112,11 +119,7 @@ class Session:
 
     def send_update(self, *fields: object) -> bool:
         """Send a streaming update unless the client is not keeping up (then drop it)."""
-        if self.closed:
-            return False
-        transport = self.writer.transport
-        if transport is not None and transport.get_write_buffer_size() + len(self._outbox) * 64 > MAX_WRITE_BUFFER:
-            self.dropped_updates += 1
+        if self._backed_up():
             return False
         self.send(*fields)
         return True
