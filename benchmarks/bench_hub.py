@@ -28,7 +28,7 @@ LINES = 100
 TICK_INTERVAL = LINES / 5000  # every line updates once per pulse: ~5,000 updates/s
 WINDOW = 8.0
 HISTORY_END = "2026-11-20 00:00"
-HISTORY_DAYS = 70  # 1-minute bars, markets always open: ~100,000 bars
+HISTORY_DAYS = 380  # 1-minute bars of regular trading hours (390 a session): ~100,000 bars
 
 
 def _free_port() -> int:
@@ -110,7 +110,7 @@ def role_history() -> None:
     df = ibxl.history("AAPL", **kw)
     first = time.perf_counter() - t
     times = []
-    for _ in range(5):
+    for _ in range(15):
         t = time.perf_counter()
         df = ibxl.history("AAPL", **kw)
         times.append(time.perf_counter() - t)

@@ -1,6 +1,6 @@
 """What crosses between a process and the hub, and how it is signed.
 
-Every message is a list of frames: an HMAC-SHA256 signature over all the other frames, a JSON
+Every message is a list of frames: a keyed BLAKE3 signature over all the other frames, a JSON
 header, a JSON body, and binary buffers. Nothing is decoded before its signature checks out. The
 body is plain JSON with a few tagged forms (tuples, timestamps, ibxl's dataclasses, exceptions);
 DataFrames travel column by column in binary buffers, never row by row: numeric, boolean and
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
+import functools
 import hmac
 import importlib
 import io
@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import blake3
 import numpy as np
 import pandas as pd
 
@@ -44,14 +45,26 @@ class BadSignature(Exception):
 # ------------------------------------------------------------ signing
 #: a frame as it arrives: bytes, or a view of a large frame's buffer (not copied)
 Frame = bytes | memoryview
+#: separates ibxl's signing key from any other use of the key file's bytes (BLAKE3 key derivation)
+KEY_CONTEXT = "ibxl hub 2026-11 message signing"
+
+
+@functools.lru_cache(maxsize=8)
+def _mac_key(key: bytes) -> bytes:
+    return blake3.blake3(key, derive_key_context=KEY_CONTEXT).digest()
+
 
 def sign(key: bytes, frames: Sequence[Frame]) -> bytes:
-    """HMAC-SHA256 of the frames (hex, as Jupyter signs its messages)."""
-    mac = hmac.new(key, digestmod=hashlib.sha256)
+    """The keyed BLAKE3 hash (a MAC) of the frames, each prefixed by its length.
+
+    BLAKE3 rather than Jupyter's HMAC-SHA256: it is as strong a MAC and several times faster, which
+    matters because a history reply carries megabytes that are signed by the hub and checked here.
+    """
+    mac = blake3.blake3(key=_mac_key(key))
     for f in frames:
         mac.update(len(f).to_bytes(8, "little"))
         mac.update(f)
-    return mac.hexdigest().encode()
+    return mac.digest()
 
 
 def verify(key: bytes, signature: Frame, frames: Sequence[Frame]) -> None:
