@@ -3,6 +3,7 @@ and only registered functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from ibxl import errors, remote
 from ibxl.hub import codec
-from ibxl.live import QuoteSnapshot
+from ibxl.live import NUMERIC_FIELDS, QuoteSnapshot, Registry
 from ibxl.trading import OrderResult
 
 
@@ -99,6 +100,33 @@ def test_quote_records_keep_every_field():
     rebuilt = QuoteSnapshot("AAPL", "AAPL", *values, t, stale, 0.0)
     assert rebuilt.bid == 1.0 and rebuilt.delta == -1.0 and rebuilt.price == 1.05 and t == snap.time
     assert origin == 123.0 and not stale and math.isnan(rebuilt.iv)
+
+
+def test_quote_times_cross_exactly_to_the_microsecond():
+    t = pd.Timestamp("2026-11-20 15:59:59.123456", tz="UTC")
+    for when in (t, None):
+        snap = QuoteSnapshot("AAPL", "AAPL", bid=1.0, time=when)
+        assert codec.unpack_quote(codec.pack_quote(snap, 1.0))[1] == when
+
+
+def test_a_snapshot_built_from_wire_values_equals_one_built_field_by_field():
+    t = pd.Timestamp("2026-11-20 15:00:00", tz="UTC")
+    made = QuoteSnapshot("AAPL", "AAPL", bid=1.0, ask=1.1, last=1.05, open_interest=7.0, time=t, updated=2.0)
+    values = [getattr(made, f) for f in NUMERIC_FIELDS]
+    fast = QuoteSnapshot.from_values("AAPL", "AAPL", values, t, False, 2.0)
+    assert repr(fast) == repr(made) and fast.has_data and fast.open_interest == 7.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.bid = 2.0  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        QuoteSnapshot.from_values("AAPL", "AAPL", values[:-1], t, False, 2.0)
+
+
+def test_records_for_lines_this_process_does_not_have_build_nothing():
+    reg = Registry()
+    reg.use_source(None)
+    values = [1.0] * len(NUMERIC_FIELDS)
+    assert not reg.apply_values("MSFT", values, None, False, 1.0, 1.0)
+    assert reg.updates == 0 and reg.cached("MSFT") is None
 
 
 def test_a_batch_of_quote_records_keeps_each_key_with_its_record():

@@ -18,7 +18,7 @@ import hmac
 import importlib
 import io
 import json
-import math
+import operator
 import struct
 import sys
 from collections.abc import Sequence
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as _errors
+from ..live import NUMERIC_FIELDS
 
 #: modules whose dataclasses may be rebuilt from a message (ibxl's own and ib_async's records)
 DATACLASS_MODULES = ("ibxl.", "ib_async.")
@@ -306,17 +307,18 @@ def rebuild_error(info: dict[str, Any]) -> Exception:
 
 
 # ------------------------------------------------------------ quote updates
-QUOTE_FIELDS = ("bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume", "open", "high", "low", "close",
-                "change", "change_pct", "mid", "iv", "delta", "gamma", "vega", "theta", "und_price", "price",
-                "open_interest")
-_QUOTE = struct.Struct(f"<{len(QUOTE_FIELDS)}ddd?")
+QUOTE_FIELDS = NUMERIC_FIELDS
+#: a record: the numeric fields, the quote's time (microseconds since the epoch, exact), the wall
+#: time the update reached the hub, and the stale flag
+_QUOTE = struct.Struct(f"<{len(QUOTE_FIELDS)}dqd?")
+NO_TIME = -(2 ** 63)
+_numbers = operator.attrgetter(*QUOTE_FIELDS)
 
 
 def pack_quote(snap: Any, origin: float) -> bytes:
     """One snapshot as a fixed binary record (its key travels as the message topic)."""
     t = snap.time
-    return _QUOTE.pack(*(getattr(snap, f) for f in QUOTE_FIELDS), t.timestamp() if t is not None else math.nan,
-                       origin, snap.stale)
+    return _QUOTE.pack(*_numbers(snap), NO_TIME if t is None else t.value // 1000, origin, snap.stale)
 
 
 def pack_quotes(items: list[tuple[str, Any, float]]) -> tuple[bytes, bytes]:
@@ -324,18 +326,29 @@ def pack_quotes(items: list[tuple[str, Any, float]]) -> tuple[bytes, bytes]:
     return "\n".join(k for k, _, _ in items).encode(), b"".join(pack_quote(s, o) for _, s, o in items)
 
 
-def unpack_quotes(keys: bytes, records: bytes) -> list[tuple[str, tuple[float, ...], pd.Timestamp | None, float, bool]]:
+def _quote_time(micros: int) -> pd.Timestamp | None:
+    return None if micros == NO_TIME else pd.Timestamp(micros, unit="us", tz="UTC")
+
+
+def unpack_quotes(keys: Frame, records: Frame) -> list[tuple[str, tuple[float, ...], pd.Timestamp | None, float, bool]]:
     """The (key, values, time, origin, stale) of every record of a batch."""
-    names = keys.decode().split("\n")
-    size = _QUOTE.size
-    if len(records) != size * len(names):
+    names = bytes(keys).decode().split("\n")
+    if len(records) != _QUOTE.size * len(names):
         raise ValueError("a quote batch whose records do not match its keys")
-    return [(name, *unpack_quote(records[i * size:(i + 1) * size])) for i, name in enumerate(names)]
+    n = len(QUOTE_FIELDS)
+    times: dict[int, pd.Timestamp | None] = {}  # the lines of one batch mostly share their time
+    out = []
+    for name, rec in zip(names, _QUOTE.iter_unpack(records), strict=True):
+        micros = rec[n]
+        t = times.get(micros, NO_TIME)
+        if t is NO_TIME:
+            t = times[micros] = _quote_time(micros)
+        out.append((name, rec[:n], t, rec[n + 1], rec[n + 2]))
+    return out
 
 
 def unpack_quote(data: bytes) -> tuple[tuple[float, ...], pd.Timestamp | None, float, bool]:
     """(field values in QUOTE_FIELDS order, time, origin wall time, stale) of a packed record."""
     values = _QUOTE.unpack(data)
     n = len(QUOTE_FIELDS)
-    t = values[n]
-    return values[:n], (None if t != t else pd.Timestamp(t, unit="s", tz="UTC")), values[n + 1], values[n + 2]
+    return values[:n], _quote_time(values[n]), values[n + 1], values[n + 2]

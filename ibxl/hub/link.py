@@ -163,7 +163,6 @@ class HubLink:
         self.up.set()
         self.closed = threading.Event()
         self._ids = itertools.count(1)
-        self._symbols: dict[str, str] = {}
         self.restarts = 0
         self.received = 0
         self._thread = threading.Thread(target=self._pump, name="ibxl-hub-link", daemon=True)
@@ -248,9 +247,7 @@ class HubLink:
     # ------------------------------------------------------------ lines (the registry's LineSource)
     def open(self, text: str) -> QuoteSnapshot:
         """Join the desk's line of a contract and return its current snapshot."""
-        snap = self.request("open", {"text": text}, timeout=60.0)
-        self._symbols[snap.contract] = snap.symbol
-        return snap
+        return self.request("open", {"text": text}, timeout=60.0)
 
     def hold(self, key: str, held: bool) -> None:
         """Tell the hub whether this process holds the line (letting go never waits for a hub
@@ -299,10 +296,8 @@ class HubLink:
             reg.drop(keys.decode())
             return
         now = time.monotonic()
-        symbols = self._symbols
         for key, values, t, origin, stale in codec.unpack_quotes(keys, records):
-            fields = dict(zip(codec.QUOTE_FIELDS, values, strict=True))
-            reg.apply(QuoteSnapshot(key, symbols.get(key, ""), **fields, time=t, stale=stale, updated=now), origin)
+            reg.apply_values(key, values, t, stale, origin, now)
         self.received += 1
 
     def _pump(self) -> None:
