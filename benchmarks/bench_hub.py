@@ -6,7 +6,7 @@
 - warm ibxl.quote (and IB_QUOTE) in an attached process vs in direct mode (target <= 2x, < 1 us)
 - history() of 100,000 bars from the store through the hub vs in-process (target <= 1.5x)
 
-    .venv/bin/python benchmarks/bench_hub.py
+    .venv/bin/python benchmarks/bench_hub.py [history] [quote] [fanout]   (default: all three)
 """
 
 from __future__ import annotations
@@ -131,30 +131,47 @@ def _status(env: dict) -> dict:
     return request("status", directory=Path(env["IBXL_HUB_DIR"]))
 
 
-def _fanout(env: dict, n: int) -> dict:
+def _cpu_seconds(pids: list[int]) -> list[float]:
+    import psutil
+
+    out = []
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out.append(t.user + t.system)
+        except psutil.Error:
+            out.append(float("nan"))
+    return out
+
+
+def _fanout(env: dict, n: int, gateway_pid: int) -> dict:
     procs = [_child("--fanout", env, stdin=subprocess.PIPE) for _ in range(n)]
     for p in procs:
         assert p.stdout.readline().strip() == "ready", "a fan-out process did not start"
     time.sleep(1.0)
-    before = _status(env)["updates"]
+    status = _status(env)
+    before = status["updates"]
+    pids = [gateway_pid, status["hub_pid"], *(p.pid for p in procs)]
+    cpu0 = _cpu_seconds(pids)
     t0 = time.monotonic()
     for p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()
     results = [json.loads(p.stdout.readline()) for p in procs]
     elapsed = time.monotonic() - t0
+    cpu = [(b - a) / elapsed for a, b in zip(cpu0, _cpu_seconds(pids), strict=True)]
     hub = (_status(env)["updates"] - before) * WINDOW / elapsed
     for p in procs:
         p.stdin.write("bye\n")
         p.stdin.flush()
         p.wait(30)
-    lat = sorted(x for r in results for x in (r["p50"], r["p99"]) if x is not None)
     return {"hub_rate": hub / WINDOW, "ratio_min": min(r["updates"] for r in results) / hub,
             "ratio_mean": sum(r["updates"] for r in results) / n / hub,
-            "p50": sorted(r["p50"] for r in results)[n // 2], "p99": max(r["p99"] for r in results), "_": lat}
+            "p50": sorted(r["p50"] for r in results)[n // 2], "p99": max(r["p99"] for r in results),
+            "cpu_gateway": cpu[0], "cpu_hub": cpu[1], "cpu_procs": sum(cpu[2:]) / n}
 
 
-def main() -> int:
+def main(parts: tuple[str, ...] = ("history", "quote", "fanout")) -> int:
     tmp = tempfile.mkdtemp(prefix="ibxl-bh-")
     port = _free_port()
     sim = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--memory", "--tick-interval",
@@ -176,27 +193,12 @@ def main() -> int:
         cpu = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "?")
         print(f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cpus, Python {platform.python_version()}")
 
-        h_hub = json.loads(_child("--history", hub).communicate(timeout=900)[0].strip().splitlines()[-1])
-        subprocess.run([sys.executable, "-m", "ibxl", "hub", "stop"], env=hub, capture_output=True, timeout=60)
-        h_dir = json.loads(_child("--history", direct).communicate(timeout=900)[0].strip().splitlines()[-1])
-        print(f"history of {h_hub['bars']:,} 1-minute bars from the store (first fetch through the hub "
-              f"{h_hub['first']:.1f} s)")
-        print(f"  through the hub {h_hub['median'] * 1e3:.1f} ms, in-process {h_dir['median'] * 1e3:.1f} ms, "
-              f"ratio {h_hub['median'] / h_dir['median']:.2f}x (target <= 1.5x)")
-        att = json.loads(_child("--quote", hub).communicate(timeout=300)[0].strip().splitlines()[-1])
-        dir_ = json.loads(_child("--quote", direct).communicate(timeout=300)[0].strip().splitlines()[-1])
-        print("\nwarm quote")
-        print(f"  ibxl.quote: attached {att['quote'] * 1e9:.0f} ns, direct {dir_['quote'] * 1e9:.0f} ns, "
-              f"ratio {att['quote'] / dir_['quote']:.2f}x (target <= 2x and < 1 us)")
-        print(f"  IB_QUOTE:   attached {att['ib_quote'] * 1e6:.2f} us, direct {dir_['ib_quote'] * 1e6:.2f} us "
-              f"(target < 20 us)")
-        print(f"\nfan-out ({LINES} lines, gateway tick interval {TICK_INTERVAL * 1000:.0f} ms, {WINDOW:g} s window)")
-        for n in (1, 10):
-            r = _fanout(hub, n)
-            print(f"  {n:>2} process(es): hub received {r['hub_rate']:,.0f} updates/s; reaching each cache / hub "
-                  f"received: min {r['ratio_min']:.3f}, mean {r['ratio_mean']:.3f} (target >= 0.95); "
-                  f"tick-to-cache p50 {r['p50'] * 1e3:.2f} ms, p99 {r['p99'] * 1e3:.2f} ms (target p99 < 10 ms)")
-
+        if "history" in parts:
+            _history(hub, direct)
+        if "quote" in parts:
+            _quote(hub, direct)
+        if "fanout" in parts:
+            _fanouts(hub, sim.pid)
     finally:
         subprocess.run([sys.executable, "-m", "ibxl", "hub", "stop"], env=hub, capture_output=True, timeout=60)
         sim.terminate()
@@ -207,8 +209,40 @@ def main() -> int:
     return 0
 
 
+def _history(hub: dict, direct: dict) -> None:
+    h_hub = json.loads(_child("--history", hub).communicate(timeout=900)[0].strip().splitlines()[-1])
+    subprocess.run([sys.executable, "-m", "ibxl", "hub", "stop"], env=hub, capture_output=True, timeout=60)
+    h_dir = json.loads(_child("--history", direct).communicate(timeout=900)[0].strip().splitlines()[-1])
+    print(f"history of {h_hub['bars']:,} 1-minute bars from the store (first fetch through the hub "
+          f"{h_hub['first']:.1f} s)")
+    print(f"  through the hub {h_hub['median'] * 1e3:.1f} ms, in-process {h_dir['median'] * 1e3:.1f} ms, "
+          f"ratio {h_hub['median'] / h_dir['median']:.2f}x (target <= 1.5x)")
+
+
+def _quote(hub: dict, direct: dict) -> None:
+    att = json.loads(_child("--quote", hub).communicate(timeout=300)[0].strip().splitlines()[-1])
+    dir_ = json.loads(_child("--quote", direct).communicate(timeout=300)[0].strip().splitlines()[-1])
+    print("\nwarm quote")
+    print(f"  ibxl.quote: attached {att['quote'] * 1e9:.0f} ns, direct {dir_['quote'] * 1e9:.0f} ns, "
+          f"ratio {att['quote'] / dir_['quote']:.2f}x (target <= 2x and < 1 us)")
+    print(f"  IB_QUOTE:   attached {att['ib_quote'] * 1e6:.2f} us, direct {dir_['ib_quote'] * 1e6:.2f} us "
+          f"(target < 20 us)")
+
+
+def _fanouts(hub: dict, gateway_pid: int) -> None:
+    print(f"\nfan-out ({LINES} lines, gateway tick interval {TICK_INTERVAL * 1000:.0f} ms, {WINDOW:g} s window)")
+    for n in (1, 10):
+        r = _fanout(hub, n, gateway_pid)
+        print(f"  {n:>2} process(es): hub received {r['hub_rate']:,.0f} updates/s; reaching each cache / hub "
+              f"received: min {r['ratio_min']:.3f}, mean {r['ratio_mean']:.3f} (target >= 0.95); "
+              f"tick-to-cache p50 {r['p50'] * 1e3:.2f} ms, p99 {r['p99'] * 1e3:.2f} ms (target p99 < 10 ms); "
+              f"CPU: gateway {r['cpu_gateway']:.0%}, hub {r['cpu_hub']:.0%}, each process {r['cpu_procs']:.0%} "
+              "of a core")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        {"--fanout": role_fanout, "--quote": role_quote, "--history": role_history}[sys.argv[1]]()
+    roles = {"--fanout": role_fanout, "--quote": role_quote, "--history": role_history}
+    if len(sys.argv) > 1 and sys.argv[1] in roles:
+        roles[sys.argv[1]]()
     else:
-        sys.exit(main())
+        sys.exit(main(tuple(sys.argv[1:]) or ("history", "quote", "fanout")))

@@ -103,6 +103,22 @@ def market_price(bid: float, ask: float, last: float, close: float) -> float:
     return close
 
 
+_last_time: tuple[Any, pd.Timestamp | None] = (None, None)
+
+
+def _ticker_time(t: Ticker) -> pd.Timestamp | None:
+    # the tickers of one batch share ib_async's arrival time: convert it once
+    global _last_time
+    when = t.time
+    if not when:
+        return None
+    seen, stamp = _last_time
+    if seen is not when:
+        stamp = pd.Timestamp(when)
+        _last_time = (when, stamp)
+    return stamp
+
+
 def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
     """Build a snapshot from an ib_async Ticker."""
     bid, ask, last, close = tick_value(t.bid), tick_value(t.ask), tick_value(t.last), tick_value(t.close)
@@ -110,36 +126,71 @@ def snapshot_of(key: str, t: Ticker, stale: bool = False) -> QuoteSnapshot:
     g = t.modelGreeks
     mid = (bid + ask) / 2 if not math.isnan(bid + ask) else NAN
     oi = tick_value(t.callOpenInterest) if t.contract and t.contract.right == "C" else tick_value(t.putOpenInterest)
-    return QuoteSnapshot(
-        contract=key, symbol=t.contract.symbol if t.contract else "", bid=bid, ask=ask, last=last,
-        bid_size=tick_value(t.bidSize), ask_size=tick_value(t.askSize), last_size=tick_value(t.lastSize),
-        volume=tick_value(t.volume),
-        open=tick_value(t.open), high=tick_value(t.high), low=tick_value(t.low), close=close,
-        change=ref - close if close == close else NAN,
-        change_pct=(ref - close) / close * 100 if close == close and close else NAN,
-        mid=mid, price=market_price(bid, ask, last, close),
-        iv=tick_value(g.impliedVol) if g else NAN, delta=greek_value(g.delta) if g else NAN,
-        gamma=greek_value(g.gamma) if g else NAN,
-        vega=greek_value(g.vega) if g else NAN, theta=greek_value(g.theta) if g else NAN,
-        und_price=tick_value(g.undPrice) if g else NAN,
-        open_interest=oi, time=pd.Timestamp(t.time) if t.time else None, stale=stale, updated=time.monotonic())
+    if g is not None:
+        iv, delta, gamma = tick_value(g.impliedVol), greek_value(g.delta), greek_value(g.gamma)
+        vega, theta, und = greek_value(g.vega), greek_value(g.theta), tick_value(g.undPrice)
+    else:
+        iv = delta = gamma = vega = theta = und = NAN
+    # in NUMERIC_FIELDS order: a ticker update is the hot path of every quote, so no keyword init
+    values = (bid, ask, last, tick_value(t.bidSize), tick_value(t.askSize), tick_value(t.lastSize),
+              tick_value(t.volume), tick_value(t.open), tick_value(t.high), tick_value(t.low), close,
+              ref - close if close == close else NAN, (ref - close) / close * 100 if close == close and close else NAN,
+              mid, iv, delta, gamma, vega, theta, und, market_price(bid, ask, last, close), oi)
+    return QuoteSnapshot.from_values(key, t.contract.symbol if t.contract else "", values, _ticker_time(t), stale,
+                                     time.monotonic())
+
+
+#: a quote as it arrived from the hub, not yet built into a snapshot: (values, time, stale, updated)
+Record = tuple[Sequence[float], "pd.Timestamp | None", bool, float]
 
 
 class Line:
-    """One market-data subscription and its latest snapshot."""
+    """One market-data subscription and its latest snapshot.
 
-    __slots__ = ("key", "contract", "refs", "last_read", "snapshot", "version", "ticker", "origin")
+    In a process attached to the hub an update is stored as it arrived (a record) and becomes a
+    ``QuoteSnapshot`` when first read: a desk's processes receive every update of every shared line
+    but read far fewer (a cell recalculates at most 4 times a second), so receiving costs a store.
+    """
+
+    __slots__ = ("key", "contract", "symbol", "refs", "last_read", "_latest", "_built", "version", "ticker", "origin")
 
     def __init__(self, key: str, contract: Contract | None, symbol: str = "") -> None:
         self.key = key
         self.contract = contract
+        self.symbol = contract.symbol if contract is not None else symbol
         self.refs = 0
         self.last_read = time.monotonic()
-        self.snapshot = QuoteSnapshot(key, contract.symbol if contract is not None else symbol)
+        empty = QuoteSnapshot(key, self.symbol)
+        self._latest: QuoteSnapshot | Record = empty
+        self._built: tuple[Record | None, QuoteSnapshot] = (None, empty)
         self.version = 0
         self.ticker: Ticker | None = None
         #: wall-clock time the update now in ``snapshot`` reached the process owning the connection
         self.origin = 0.0
+
+    @property
+    def snapshot(self) -> QuoteSnapshot:
+        """The latest quote (built from the hub's record on first read)."""
+        latest = self._latest
+        if isinstance(latest, QuoteSnapshot):
+            return latest
+        record, snap = self._built
+        if record is latest:
+            return snap
+        # the stream thread may store a newer record meanwhile, so the build is cached against the
+        # record it came from and never written over the line's latest value
+        values, when, stale, updated = latest
+        snap = QuoteSnapshot.from_values(self.key, self.symbol, values, when, stale, updated)
+        self._built = (latest, snap)
+        return snap
+
+    @snapshot.setter
+    def snapshot(self, snap: QuoteSnapshot) -> None:
+        self._latest = snap
+
+    def store(self, record: Record) -> None:
+        """Keep an update from the hub as it arrived (built into a snapshot on first read)."""
+        self._latest = record
 
 
 class LineSource(Protocol):
@@ -302,7 +353,7 @@ class Registry:
         line = self._lines.get(key)
         if line is None:
             return False
-        line.snapshot = QuoteSnapshot.from_values(key, line.snapshot.symbol, values, time, stale, updated)
+        line.store((values, time, stale, updated))
         line.origin = origin
         line.version += 1
         self.updates += 1

@@ -12,7 +12,7 @@ import pytest
 
 from ibxl import errors, remote
 from ibxl.hub import codec
-from ibxl.live import NUMERIC_FIELDS, QuoteSnapshot, Registry
+from ibxl.live import NUMERIC_FIELDS, Line, QuoteSnapshot, Registry
 from ibxl.trading import OrderResult
 
 
@@ -127,6 +127,20 @@ def test_records_for_lines_this_process_does_not_have_build_nothing():
     values = [1.0] * len(NUMERIC_FIELDS)
     assert not reg.apply_values("MSFT", values, None, False, 1.0, 1.0)
     assert reg.updates == 0 and reg.cached("MSFT") is None
+
+
+def test_a_record_from_the_hub_reads_as_the_latest_snapshot_and_newer_records_win():
+    line = Line("AAPL", None, "AAPL")
+    values = [float("nan")] * len(NUMERIC_FIELDS)
+    t = pd.Timestamp("2026-11-20 15:00:00", tz="UTC")
+    line.store(([1.0, *values[1:]], t, False, 5.0))
+    first = line.snapshot
+    assert first.bid == 1.0 and first.symbol == "AAPL" and first.time == t and first.updated == 5.0
+    assert line.snapshot is first  # built once per record
+    line.store(([2.0, *values[1:]], t, True, 6.0))
+    assert line.snapshot.bid == 2.0 and line.snapshot.stale and first.bid == 1.0
+    line.snapshot = QuoteSnapshot("AAPL", "AAPL", bid=3.0)
+    assert line.snapshot.bid == 3.0
 
 
 def test_a_batch_of_quote_records_keeps_each_key_with_its_record():
