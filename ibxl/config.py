@@ -56,6 +56,9 @@ class Settings:
     cache_dir: str = ""
     data_dir: str = ""
     timeout: float = 10.0
+    #: simultaneous market-data lines the IB login allows: 100, more with quote booster packs or high
+    #: commissions (shared by every process attached to the hub)
+    line_budget: int = 100
     #: classic Excel without dynamic arrays (before Excel 2021): resize table formulas (docs/excel.md)
     excel_legacy_arrays: bool = False
 
@@ -75,7 +78,7 @@ _ENV = {"host": "IBXL_HOST", "port": "IBXL_PORT", "client_id": "IBXL_CLIENT_ID",
         "sim": "IBXL_SIM", "trading": "IBXL_TRADING", "allow_live": "IBXL_ALLOW_LIVE", "cache_dir": "IBXL_CACHE_DIR",
         "data_dir": "IBXL_DATA_DIR", "max_order_quantity": "IBXL_MAX_ORDER_QUANTITY",
         "max_order_notional": "IBXL_MAX_ORDER_NOTIONAL", "price_band": "IBXL_PRICE_BAND",
-        "excel_legacy_arrays": "IBXL_EXCEL_LEGACY_ARRAYS"}
+        "excel_legacy_arrays": "IBXL_EXCEL_LEGACY_ARRAYS", "line_budget": "IBXL_LINE_BUDGET"}
 
 
 #: settings that follow a call made through the hub: the caller's order guards, not the hub's
@@ -139,4 +142,7 @@ def load(**overrides: Any) -> Settings:
     settings.trading = settings.trading.strip().lower()
     if settings.trading not in TRADING_MODES:
         raise ValueError(f"trading={settings.trading!r}; use one of {', '.join(TRADING_MODES)}")
+    if settings.line_budget < 1:
+        raise ValueError(f"line_budget={settings.line_budget}: it is the number of market-data lines your IB login "
+                         "allows (100, more with quote booster packs)")
     return settings

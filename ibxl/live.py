@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import pandas as pd
 from ib_async import Contract, Ticker
 
-from . import connection, remote
+from . import config, connection, remote
 from .contracts import contract_text, parse_contract, resolve
 from .errors import IBXLError
 from .tick_values import greek_value, tick_value
@@ -281,6 +281,7 @@ class Registry:
             self._by_conid.clear()
             self._source = None
             self._client = c
+            self.max_lines = config.load().line_budget
             c.line_count = self.lines_open
             c.call(lambda: c.ib.pendingTickersEvent.connect(self._on_tickers))
             c.restore_hooks.append(self._restore)

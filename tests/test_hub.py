@@ -181,6 +181,21 @@ def test_line_budget_is_shared_across_processes_and_never_exceeded(hub_env, gw, 
     assert "Error 101" not in _hub_log(hub_env), "the gateway refused a line"
 
 
+def test_the_line_budget_is_a_setting_of_the_login(hub_env, gw, tmp_path):
+    env = {**hub_env, "IBXL_LINE_BUDGET": "30"}  # the hub started by this process takes it from its config
+    done = tmp_path / "done"
+    p = _spawn(env, LINES, "0", str(done))
+    line = p.stdout.readline()
+    assert line, p.communicate(timeout=30)[1][-3000:]
+    out = json.loads(line)
+    assert out["got"] == 30 and out["n_refused"] == 10, out
+    assert out["refused"][0][0] == 101 and "all 30 market-data lines are in use" in out["refused"][0][1]
+    st = _status(env)
+    assert st["line_budget"] == 30 and st["lines"] == 30
+    done.touch()
+    p.communicate(timeout=30)
+
+
 HISTORY = """
     ibxl.connect()
     for sym in ("AAPL", "MSFT", "SPY", "QQQ"):
