@@ -360,6 +360,10 @@ class Registry:
         self.updates += 1
         return True
 
+    def __contains__(self, key: object) -> bool:
+        """True when this process has a line for ``key`` (a canonical key)."""
+        return key in self._lines
+
     def drop(self, key: str) -> None:
         """Forget a line the hub closed (the next read opens it again)."""
         with self._lock:

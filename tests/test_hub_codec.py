@@ -150,6 +150,8 @@ def test_a_batch_of_quote_records_keeps_each_key_with_its_record():
     assert [(k, v[0]) for k, v, *_ in back] == [("AAPL", 0.0), ("EUR.USD/CASH", 1.0), ("AAPL 20261218 150 C", 2.0)]
     with pytest.raises(ValueError, match="do not match"):
         codec.unpack_quotes(keys, records[:-1])
+    only = codec.unpack_quotes(keys, records, wanted={"EUR.USD/CASH"})
+    assert [(k, v[0]) for k, v, *_ in only] == [("EUR.USD/CASH", 1.0)]
 
 
 def test_only_registered_ibxl_functions_can_be_called():

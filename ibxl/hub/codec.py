@@ -21,7 +21,7 @@ import json
 import operator
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 import blake3
@@ -330,15 +330,22 @@ def _quote_time(micros: int) -> pd.Timestamp | None:
     return None if micros == NO_TIME else pd.Timestamp(micros, unit="us", tz="UTC")
 
 
-def unpack_quotes(keys: Frame, records: Frame) -> list[tuple[str, tuple[float, ...], pd.Timestamp | None, float, bool]]:
-    """The (key, values, time, origin, stale) of every record of a batch."""
+def unpack_quotes(keys: Frame, records: Frame, wanted: Container[str] | None = None,
+                  ) -> list[tuple[str, tuple[float, ...], pd.Timestamp | None, float, bool]]:
+    """The (key, values, time, origin, stale) of every record of a batch (of the ``wanted`` keys only:
+    the others are skipped unread)."""
     names = bytes(keys).decode().split("\n")
-    if len(records) != _QUOTE.size * len(names):
+    size = _QUOTE.size
+    if len(records) != size * len(names):
         raise ValueError("a quote batch whose records do not match its keys")
     n = len(QUOTE_FIELDS)
     times: dict[int, pd.Timestamp | None] = {}  # the lines of one batch mostly share their time
     out = []
-    for name, rec in zip(names, _QUOTE.iter_unpack(records), strict=True):
+    unpack = _QUOTE.unpack_from
+    for i, name in enumerate(names):
+        if wanted is not None and name not in wanted:
+            continue
+        rec = unpack(records, i * size)
         micros = rec[n]
         t = times.get(micros, NO_TIME)
         if t is NO_TIME:

@@ -296,7 +296,7 @@ class HubLink:
             reg.drop(keys.decode())
             return
         now = time.monotonic()
-        for key, values, t, origin, stale in codec.unpack_quotes(keys, records):
+        for key, values, t, origin, stale in codec.unpack_quotes(keys, records, wanted=reg):
             reg.apply_values(key, values, t, stale, origin, now)
         self.received += 1
 
