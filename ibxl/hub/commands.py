@@ -62,6 +62,8 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     where = "embedded gateway" if st["sim"] else f"{st['host']}:{st['port']}"
     print(f"hub pid {st['hub_pid']} in {st['hub_dir']} (up {st['uptime']:.0f} s)")
+    print(f"transport:       {st['endpoints']}"
+          + (f", {st['refused_connections']} connections refused" if st.get("refused_connections") else ""))
     print(f"connection:      {'up' if st['connected'] else 'DOWN'} to {where}, client id {st['client_id']}, "
           f"account {st['account']}" + (f", last error: {st['last_error']}" if st["last_error"] else ""))
     print(f"processes:       {st['processes']} attached (pids {', '.join(map(str, st['pids'])) or '-'})")
