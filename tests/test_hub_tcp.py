@@ -279,9 +279,16 @@ def test_an_unknown_transport_is_a_clear_error(monkeypatch, tmp_path):
     assert transport_kind() == "tcp" and open_transport(tmp_path).kind == "tcp"
 
 
-def test_the_cli_names_a_bad_transport_setting(tcp_env):
-    out = subprocess.run([PY, "-m", "ibxl", "hub", "status"], env={**tcp_env, "IBXL_HUB_TRANSPORT": "pipe"},
+def test_the_cli_names_a_bad_transport_setting_and_status_and_stop_reach_the_hub_whatever_the_setting(tcp_env):
+    out = subprocess.run([PY, "-m", "ibxl", "hub", "start"], env={**tcp_env, "IBXL_HUB_TRANSPORT": "pipe"},
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert "IBXL_HUB_TRANSPORT='pipe' is not a hub transport" in out.stderr
     assert "set it to 'ipc'" in out.stderr
+    assert _hub_pid(tcp_env) is None, "a hub started with a bad setting"
+    _result(_spawn(tcp_env, 'ibxl.connect(); print(json.dumps({"ok": True}))'))
+    ipc_env = {**tcp_env, "IBXL_HUB_TRANSPORT": "ipc"}
+    assert _status(ipc_env)["transport"] == "tcp"  # control commands use the transport the hub recorded
+    pid = _hub_pid(tcp_env)
+    out = subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=ipc_env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "hub stopped" and not _alive(pid), out.stdout + out.stderr

@@ -31,7 +31,7 @@ from .. import config, remote
 from ..errors import IBXLError, NotConnected, RequestTimeout
 from ..live import QuoteSnapshot, registry
 from . import codec, system
-from .transport import Transport, endpoint_kind, hub_dir, load_key, open_transport, transport_kind
+from .transport import Transport, endpoint_kind, hub_dir, load_key, open_transport, recorded_endpoints, transport_kind
 
 log = logging.getLogger("ibxl.hub")
 
@@ -79,11 +79,14 @@ def ping(directory: Path | None = None, timeout: float = 1.0) -> dict[str, Any] 
 
 
 def request(op: str, body: Any = None, directory: Path | None = None, timeout: float = 10.0) -> Any:
-    """One control request (status, stop) to the hub; NotConnected when none answers."""
+    """One control request (status, stop) to the hub; NotConnected when none answers. It goes over
+    the transport the running hub recorded, so ``ibxl hub status|stop`` reach it whatever this
+    process's setting."""
     directory = directory or hub_dir()
     ctx: zmq.Context = zmq.Context.instance()
-    value = _request_once(ctx, open_transport(directory), load_key(directory), op, body or {}, timeout,
-                          proc=f"ctl-{uuid.uuid4().hex}")
+    recorded = endpoint_kind(recorded_endpoints(directory).get("calls", ""))
+    value = _request_once(ctx, open_transport(directory, recorded or None), load_key(directory), op, body or {},
+                          timeout, proc=f"ctl-{uuid.uuid4().hex}")
     if value is None:
         raise NotConnected(f"no hub answers in {directory}", code=0, hint="start one with `ibxl hub start`")
     return value

@@ -28,6 +28,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from pathlib import Path
 
 import platformdirs
@@ -45,6 +46,8 @@ MAX_IPC_PATH = 100
 IPC, TCP = "ipc", "tcp"
 #: the ZAP domain of the hub's CURVE sockets (the authenticator checks keys for it)
 ZAP_DOMAIN = b"ibxl"
+#: at most one log line per this many seconds about refused connections
+LOG_EVERY = 60.0
 #: POSIX owner and mode checks apply (on Windows the profile directory's ACL protects the files)
 POSIX = os.name != "nt"
 
@@ -278,13 +281,15 @@ def curve_keypair(directory: Path, role: str) -> tuple[bytes, bytes]:
 
 
 class _ClientKeys:
-    """ZAP credentials: only public keys in ``curve/clients`` get in (re-read when an unknown key
-    knocks, so a key made after the hub started is let in without a restart)."""
+    """ZAP credentials: only public keys in ``curve/clients`` get in (re-read, at most once a second,
+    when an unknown key knocks, so a key made after the hub started is let in without a restart)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.allowed = self._load()
+        self.loaded = time.monotonic()
         self.refused = 0
+        self.logged = -LOG_EVERY
 
     def _load(self) -> set[bytes]:
         with contextlib.suppress(OSError, ValueError):
@@ -295,11 +300,15 @@ class _ClientKeys:
         """True when ``key`` (z85) is one of the user's client keys."""
         if key in self.allowed:
             return True
-        self.allowed = self._load()
-        if key in self.allowed:
-            return True
+        now = time.monotonic()
+        if now - self.loaded >= 1.0:
+            self.allowed, self.loaded = self._load(), now
+            if key in self.allowed:
+                return True
         self.refused += 1
-        log.warning("refused a connection with an unknown CURVE key")
+        if now - self.logged >= LOG_EVERY:  # a client retrying every 100 ms must not flood the log
+            self.logged = now
+            log.warning("refused a connection with an unknown CURVE key (%d so far)", self.refused)
         return False
 
 
