@@ -109,7 +109,7 @@ def _spawn(directory: Path, settings: config.Settings) -> subprocess.Popen:
 
 
 def ensure_hub(directory: Path, settings: config.Settings, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The hub's hello, starting a hub (detached, in its own session) when none answers."""
+    """The hub's hello, starting a hub (detached: it outlives this process) when none answers."""
     with FileLock(directory / "start.lock"):  # processes starting together start one hub
         info = ping(directory, timeout=0.5)
         if info is None:

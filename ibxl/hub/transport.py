@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
@@ -48,8 +49,6 @@ IPC, TCP = "ipc", "tcp"
 ZAP_DOMAIN = b"ibxl"
 #: at most one log line per this many seconds about refused connections
 LOG_EVERY = 60.0
-#: POSIX owner and mode checks apply (on Windows the profile directory's ACL protects the files)
-POSIX = os.name != "nt"
 
 
 def hub_dir() -> Path:
@@ -71,7 +70,7 @@ def hub_dir() -> Path:
 
 def _private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not POSIX:
+    if sys.platform == "win32":  # no POSIX owner or mode: the profile directory's ACL protects it
         return
     st = path.stat()
     if st.st_uid != os.getuid():
@@ -82,7 +81,7 @@ def _private_dir(path: Path) -> None:
 
 
 def _check_private_file(path: Path) -> None:
-    if not POSIX:
+    if sys.platform == "win32":  # as for the directory
         return
     st = path.stat()
     if st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
@@ -118,7 +117,7 @@ def transport_kind() -> str:
     """``IBXL_HUB_TRANSPORT`` (``ipc`` or ``tcp``); by default ``tcp`` on Windows, ``ipc`` elsewhere."""
     raw = os.environ.get("IBXL_HUB_TRANSPORT", "").strip().lower()
     if not raw:
-        return IPC if POSIX else TCP
+        return TCP if sys.platform == "win32" else IPC
     if raw not in (IPC, TCP):
         raise IBXLError(f"IBXL_HUB_TRANSPORT={raw!r} is not a hub transport",
                         hint="set it to 'ipc' (local sockets, Linux and macOS) or 'tcp' (loopback with CURVE), "
@@ -228,7 +227,7 @@ class IpcTransport(Transport):
 
     def _bind(self, sock: zmq.Socket, name: str) -> str:
         sock.bind(f"ipc://{self.directory / name}")
-        if POSIX:
+        if sys.platform != "win32":
             os.chmod(self.directory / name, 0o600)
         return f"ipc://{self.directory / name}"
 
