@@ -10,6 +10,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -292,3 +293,53 @@ def test_the_cli_names_a_bad_transport_setting_and_status_and_stop_reach_the_hub
     pid = _hub_pid(tcp_env)
     out = subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=ipc_env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "hub stopped" and not _alive(pid), out.stdout + out.stderr
+
+
+def test_start_waits_for_the_start_lock_and_then_starts_one_hub(tcp_env):
+    from filelock import FileLock
+
+    directory = Path(tcp_env["IBXL_HUB_DIR"])
+    directory.mkdir(parents=True, mode=0o700)
+    with FileLock(directory / "start.lock"):  # another process is starting a hub right now
+        starter = subprocess.Popen([PY, "-m", "ibxl", "hub", "start"], env=tcp_env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        assert starter.poll() is None and _hub_pid(tcp_env) is None, "start did not wait for the lock"
+    out, err = starter.communicate(timeout=60)
+    assert starter.returncode == 0 and "hub running" in out, err[-2000:]
+    assert _status(tcp_env)["transport"] == "tcp"
+
+
+def test_a_curve_key_readable_by_others_is_refused(tmp_path):
+    from ibxl.hub.transport import curve_keypair
+
+    public, secret = curve_keypair(tmp_path, "client")
+    assert curve_keypair(tmp_path, "client") == (public, secret)  # made once, then read
+    (tmp_path / "curve" / "client.key_secret").chmod(0o644)
+    with pytest.raises(IBXLError, match="readable by others") as info:
+        curve_keypair(tmp_path, "client")
+    assert "chmod 600" in info.value.hint
+
+
+def test_ending_a_process_asks_first_and_forces_only_when_it_does_not_stop():
+    from ibxl.hub import system
+
+    polite = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
+    stubborn = subprocess.Popen([PY, "-c", "import signal, sys, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                                 "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout.readline().strip() == "ready"
+        assert system.alive(polite.pid) and system.alive(stubborn.pid)
+        system.end(polite.pid, grace=5.0)
+        assert polite.wait(5) == -signal.SIGTERM
+        system.end(stubborn.pid, grace=0.5)
+        assert stubborn.wait(5) == -signal.SIGKILL
+        assert not system.alive(polite.pid) and not system.alive(stubborn.pid)
+    finally:
+        for p in (polite, stubborn):
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+    assert set(system.stop_signals()) == {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    assert system.detached() == {"start_new_session": True}
