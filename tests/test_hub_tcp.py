@@ -343,3 +343,14 @@ def test_ending_a_process_asks_first_and_forces_only_when_it_does_not_stop():
                 p.wait(5)
     assert set(system.stop_signals()) == {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
     assert system.detached() == {"start_new_session": True}
+
+
+def test_a_curve_key_file_cut_short_names_the_fix(tmp_path):
+    from ibxl.hub.transport import curve_keypair
+
+    curve_keypair(tmp_path, "server")
+    secret = tmp_path / "curve" / "server.key_secret"
+    secret.write_text(secret.read_text()[:40])
+    with pytest.raises(IBXLError, match="holds no secret key") as info:
+        curve_keypair(tmp_path, "server")
+    assert "delete it" in info.value.hint

@@ -270,7 +270,10 @@ def curve_keypair(directory: Path, role: str) -> tuple[bytes, bytes]:
             public, secret = zmq.curve_keypair()
             _write_private(secret_file, _certificate(public, secret, f"the {role} keypair; keep it private"))
         _check_private_file(secret_file)
-        public, secret_or_none = zmq.auth.load_certificate(secret_file)
+        try:
+            public, secret_or_none = zmq.auth.load_certificate(secret_file)
+        except ValueError:  # cut short (a process ended while writing it)
+            secret_or_none = None
         if secret_or_none is None:
             raise IBXLError(f"{secret_file} holds no secret key", hint="delete it; a new keypair is made")
         for path in (public_file, *([allowed_file] if role == "client" else [])):
@@ -350,14 +353,17 @@ class TcpTransport(Transport):
 
     def _connect(self, sock: zmq.Socket, name: str) -> None:
         endpoint = recorded_endpoints(self.directory).get(name, "")
-        server = curve_dir(self.directory) / "server.key"
-        if not endpoint.startswith("tcp://") or not server.exists():
+        try:
+            server_key = zmq.auth.load_certificate(curve_dir(self.directory) / "server.key")[0]
+        except (OSError, ValueError):
+            server_key = b""
+        if not endpoint.startswith("tcp://") or not server_key:
             return  # no tcp hub runs: the socket stays unconnected, so nothing is sent and nothing answers
         with self._lock:
             if self._client is None:
                 self._client = curve_keypair(self.directory, "client")
             public, secret = self._client
-        sock.setsockopt(zmq.CURVE_SERVERKEY, zmq.auth.load_certificate(server)[0])
+        sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
         sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
         sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
         sock.connect(endpoint)
