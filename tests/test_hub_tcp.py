@@ -354,3 +354,12 @@ def test_a_curve_key_file_cut_short_names_the_fix(tmp_path):
     with pytest.raises(IBXLError, match="holds no secret key") as info:
         curve_keypair(tmp_path, "server")
     assert "delete it" in info.value.hint
+
+
+def test_processes_attach_to_the_hub_by_default_on_every_platform(monkeypatch):
+    from ibxl import remote
+
+    monkeypatch.delenv("IBXL_HUB", raising=False)
+    assert remote.want_hub() is True
+    monkeypatch.setenv("IBXL_HUB", "0")
+    assert remote.want_hub() is False and remote.want_hub(True) is True
