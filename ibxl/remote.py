@@ -42,11 +42,10 @@ _link: Link | None = None
 
 def want_hub(hub: bool | None = None) -> bool:
     """Whether a default ``connect()`` attaches to the hub: the argument, else ``IBXL_HUB`` (default
-    on where the hub's local sockets exist: Linux and macOS; Windows connects directly for now)."""
+    on, on every platform: local sockets on Linux and macOS, loopback TCP with CURVE on Windows)."""
     if hub is not None:
         return bool(hub)
-    default = "0" if os.name == "nt" else "1"
-    return os.environ.get("IBXL_HUB", default).strip().lower() not in ("0", "false", "no", "off")
+    return os.environ.get("IBXL_HUB", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def mode() -> str | None:

@@ -178,6 +178,6 @@ def test_hub_dir_and_key_are_private(tmp_path, monkeypatch):
         load_key(d)
     monkeypatch.setenv("IBXL_HUB_DIR", "/tmp/" + "x" * 120)
     with pytest.raises(errors.IBXLError, match="too long"):
-        from ibxl.hub.transport import Transport
+        from ibxl.hub.transport import open_transport
 
-        Transport(hub_dir())
+        open_transport(hub_dir(), "ipc")

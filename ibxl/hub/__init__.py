@@ -7,16 +7,15 @@ function servers, notebooks, the dashboard and scripts (see ``docs/hub.md``).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from .. import config
 from ..errors import NotConnected
+from . import system
 from .transport import hub_dir
 
 
@@ -45,23 +44,12 @@ def _pid(directory: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop(timeout: float = 10.0) -> bool:
     """Stop the hub of this user (``IBXL_HUB_DIR``); True when one was running."""
     from .link import request
 
     directory = hub_dir()
-    with open(directory / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a hub being started right now is stopped once it is up
+    with FileLock(directory / "start.lock"):  # a hub being started right now is stopped once it is up
         pid = _pid(directory)
         try:
             request("stop", timeout=3.0)
@@ -70,18 +58,9 @@ def stop(timeout: float = 10.0) -> bool:
             asked = False
     if pid is None:
         return asked
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):  # not answering (stuck): end it the hard way
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        end = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < end:
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(FileNotFoundError):
+    if not system.wait_gone(pid, timeout):  # not answering (stuck): end it the hard way
+        system.end(pid)
+        system.wait_gone(pid, 5.0)
+    with contextlib.suppress(OSError):
         (directory / "hub.json").unlink()
     return True

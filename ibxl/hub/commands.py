@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import sys
+from collections.abc import Callable
 from typing import Any
+
+from ..errors import IBXLError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _plain(command: Command) -> Command:
+    """A bad setting or an unreachable hub is one line naming the fix, not a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except IBXLError as exc:
+            print(f"ibxl hub: {exc}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _target(p: argparse.ArgumentParser) -> None:
@@ -21,15 +42,15 @@ def register(sub: Any) -> None:
     hub_sub = p.add_subparsers(dest="hub_command", required=True)
     start = hub_sub.add_parser("start", help="start the hub (detached) unless one runs")
     _target(start)
-    start.set_defaults(func=_start)
+    start.set_defaults(func=_plain(_start))
     stop = hub_sub.add_parser("stop", help="stop the hub (and an embedded gateway it runs)")
-    stop.set_defaults(func=_stop)
+    stop.set_defaults(func=_plain(_stop))
     status = hub_sub.add_parser("status", help="connection, processes attached, lines, pacing, store size")
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.set_defaults(func=_status)
+    status.set_defaults(func=_plain(_status))
     serve = hub_sub.add_parser("serve", help="run the hub in the foreground (what `start` runs)")
     _target(serve)
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_plain(_serve))
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -62,6 +83,8 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     where = "embedded gateway" if st["sim"] else f"{st['host']}:{st['port']}"
     print(f"hub pid {st['hub_pid']} in {st['hub_dir']} (up {st['uptime']:.0f} s)")
+    print(f"transport:       {st['endpoints']}"
+          + (f", {st['refused_connections']} connections refused" if st.get("refused_connections") else ""))
     print(f"connection:      {'up' if st['connected'] else 'DOWN'} to {where}, client id {st['client_id']}, "
           f"account {st['account']}" + (f", last error: {st['last_error']}" if st["last_error"] else ""))
     print(f"processes:       {st['processes']} attached (pids {', '.join(map(str, st['pids'])) or '-'})")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import fcntl
 import itertools
 import json
 import logging
@@ -26,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from filelock import FileLock
 
 from .. import config, remote
 from ..errors import IBXLError, NotConnected, RequestTimeout
 from ..live import QuoteSnapshot, registry
-from . import codec
-from .transport import Transport, hub_dir, load_key
+from . import codec, system
+from .transport import Transport, endpoint_kind, hub_dir, load_key, open_transport, recorded_endpoints, transport_kind
 
 log = logging.getLogger("ibxl.hub")
 
@@ -75,15 +75,18 @@ def ping(directory: Path | None = None, timeout: float = 1.0) -> dict[str, Any] 
     """The running hub's hello (pid, instance, target), or None when no hub answers."""
     directory = directory or hub_dir()
     ctx: zmq.Context = zmq.Context.instance()
-    return _request_once(ctx, Transport(directory), load_key(directory), "hello", {}, timeout)
+    return _request_once(ctx, open_transport(directory), load_key(directory), "hello", {}, timeout)
 
 
 def request(op: str, body: Any = None, directory: Path | None = None, timeout: float = 10.0) -> Any:
-    """One control request (status, stop) to the hub; NotConnected when none answers."""
+    """One control request (status, stop) to the hub; NotConnected when none answers. It goes over
+    the transport the running hub recorded, so ``ibxl hub status|stop`` reach it whatever this
+    process's setting."""
     directory = directory or hub_dir()
     ctx: zmq.Context = zmq.Context.instance()
-    value = _request_once(ctx, Transport(directory), load_key(directory), op, body or {}, timeout,
-                          proc=f"ctl-{uuid.uuid4().hex}")
+    recorded = endpoint_kind(recorded_endpoints(directory).get("calls", ""))
+    value = _request_once(ctx, open_transport(directory, recorded or None), load_key(directory), op, body or {},
+                          timeout, proc=f"ctl-{uuid.uuid4().hex}")
     if value is None:
         raise NotConnected(f"no hub answers in {directory}", code=0, hint="start one with `ibxl hub start`")
     return value
@@ -97,7 +100,7 @@ def _spawn(directory: Path, settings: config.Settings) -> subprocess.Popen:
     logfile = open(directory / "hub.log", "ab")  # noqa: SIM115 - handed to the hub process
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=env, cwd=str(directory))
+                                close_fds=True, env=env, cwd=str(directory), **system.detached())
     finally:
         logfile.close()
     # reap it when it ends, so a hub that outlives its purpose leaves no zombie behind
@@ -106,11 +109,11 @@ def _spawn(directory: Path, settings: config.Settings) -> subprocess.Popen:
 
 
 def ensure_hub(directory: Path, settings: config.Settings, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The hub's hello, starting a hub (detached, in its own session) when none answers."""
-    with open(directory / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """The hub's hello, starting a hub (detached: it outlives this process) when none answers."""
+    with FileLock(directory / "start.lock"):  # processes starting together start one hub
         info = ping(directory, timeout=0.5)
         if info is None:
+            _check_transport(directory)
             proc = _spawn(directory, settings)
             deadline = time.monotonic() + START_SECONDS
             while info is None:
@@ -124,6 +127,21 @@ def ensure_hub(directory: Path, settings: config.Settings, explicit: dict[str, A
                 info = ping(directory, timeout=0.5)
     _check_target(info, directory, explicit or {})
     return info
+
+
+def _check_transport(directory: Path) -> None:
+    """Raise when a hub still runs here over the other transport (this process cannot reach it,
+    and a second hub would refuse to start)."""
+    try:
+        info = json.loads((directory / "hub.json").read_text())
+        kind, pid = endpoint_kind(str(info.get("calls", ""))), int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    ours = transport_kind()
+    if kind and kind != ours and system.alive(pid):
+        raise IBXLError(f"the hub running in {directory} (pid {pid}) uses the {kind} transport; this process "
+                        f"uses {ours}", hint=f"set IBXL_HUB_TRANSPORT={kind} for this process, or stop that hub "
+                                             "with `ibxl hub stop` (every process of a desk uses one transport)")
 
 
 def _last_error(directory: Path) -> str:
@@ -151,7 +169,7 @@ class HubLink:
     def __init__(self, directory: Path, settings: config.Settings, info: dict[str, Any]) -> None:
         self.directory = directory
         self.settings = settings
-        self.transport = Transport(directory)
+        self.transport: Transport = open_transport(directory)
         self.key = load_key(directory)
         self.ctx = zmq.Context()
         self.proc = uuid.uuid4().hex
@@ -166,6 +184,9 @@ class HubLink:
         self.restarts = 0
         self.received = 0
         self._thread = threading.Thread(target=self._pump, name="ibxl-hub-link", daemon=True)
+        # the pump thread's poller and quote subscription (replaced when the hub restarts)
+        self._poller = zmq.Poller()
+        self._sub: zmq.Socket | None = None
 
     # ------------------------------------------------------------ what connect() returns
     @property
@@ -300,11 +321,18 @@ class HubLink:
             reg.apply_values(key, values, t, stale, origin, now)
         self.received += 1
 
+    def _subscribe(self) -> None:
+        """(Re)connect the quote stream: over tcp a restarted hub publishes at a new address."""
+        if self._sub is not None:
+            self._poller.unregister(self._sub)
+            self._sub.close(0)
+        self._sub = self.transport.connect_quotes(self.ctx)
+        self._poller.register(self._sub, zmq.POLLIN)
+
     def _pump(self) -> None:
-        sub = self.transport.connect_quotes(self.ctx)
+        poller = self._poller
+        self._subscribe()
         beat = self.transport.connect_calls(self.ctx)
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
         poller.register(beat, zmq.POLLIN)
         last_ok = last_beat = last_sweep = time.monotonic()
         reg = registry()
@@ -313,7 +341,8 @@ class HubLink:
                 events = dict(poller.poll(50))
             except zmq.ZMQError:
                 return
-            if sub in events:
+            sub = self._sub
+            if sub is not None and sub in events:
                 for _ in range(10_000):
                     try:
                         self._apply(sub.recv_multipart(zmq.NOBLOCK))
@@ -335,6 +364,8 @@ class HubLink:
                     last_ok = time.monotonic()
                     if answer["instance"] != self.instance or not answer["known"]:
                         # a new hub (started by another process) or one that gave us up: restore
+                        if answer["instance"] != self.instance:
+                            self._subscribe()
                         self.instance = answer["instance"]
                         self.info = ping(self.directory) or self.info
                         self._restore()
@@ -378,6 +409,7 @@ class HubLink:
         self.instance = str(self.info["instance"])
         self.restarts += 1
         self.request("hello", {}, timeout=10.0, wait_up=False)
+        self._subscribe()  # before the lines are opened again, so no update after their snapshot is missed
         self._restore()
         self.up.set()
 

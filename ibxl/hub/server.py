@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
-import fcntl
 import json
 import logging
 import os
@@ -26,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from filelock import FileLock, Timeout
 
 from .. import config, connection, remote
 from ..connection import ClientIdInUse
 from ..errors import IBXLError
-from . import codec
-from .transport import Transport, hub_dir, load_key
+from . import codec, system
+from .transport import hub_dir, load_key, open_transport
 
 log = logging.getLogger("ibxl.hub")
 
@@ -72,7 +72,7 @@ class Hub:
         self.settings = settings
         self.directory = directory or hub_dir()
         self.key = load_key(self.directory)
-        self.transport = Transport(self.directory)
+        self.transport = open_transport(self.directory)
         self.idle = idle_seconds() if idle is None else idle
         self.instance = uuid.uuid4().hex
         self.started = time.time()
@@ -90,16 +90,16 @@ class Hub:
         self.refused = 0
         self.calls = 0
         self.published = 0
-        self._lock_file: Any = None
+        self._lock = FileLock(self.directory / "hub.lock", blocking=False)
         self._locked = False
 
     # ------------------------------------------------------------ start and stop
     def _take_lock(self) -> None:
-        self._lock_file = open(self.directory / "hub.lock", "w")  # noqa: SIM115 - held for the hub's life
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise IBXLError(f"another hub already runs in {self.directory}") from None
+            self._lock.acquire()  # held for the hub's life; a second hub here gives up at once
+        except Timeout:
+            raise IBXLError(f"another hub already runs in {self.directory}",
+                            hint="stop it with `ibxl hub stop`, or give this hub its own IBXL_HUB_DIR") from None
         self._locked = True
 
     def _connect(self) -> connection.Client:
@@ -134,12 +134,26 @@ class Hub:
         self.pub = self.transport.bind_quotes(self.ctx)
         self.replies = self.ctx.socket(zmq.PULL)
         self.replies.bind(f"inproc://replies-{self.instance}")
-        (self.directory / "hub.json").write_text(json.dumps({
-            "pid": os.getpid(), "instance": self.instance, "calls": self.transport.calls,
-            "quotes": self.transport.quotes, "sim": self.client.sim, "host": self.client.host,
-            "port": self.client.port, "client_id": self.client_id, "started": self.started}))
-        log.info("hub %s serving %s (IB at %s:%s, client id %s, sim=%s)", os.getpid(), self.transport.calls,
-                 self.client.host, self.client.port, self.client_id, self.client.sim)
+        self._write_info({
+            "pid": os.getpid(), "instance": self.instance, "transport": self.transport.kind,
+            "calls": self.transport.calls, "quotes": self.transport.quotes, "sim": self.client.sim,
+            "host": self.client.host, "port": self.client.port, "client_id": self.client_id,
+            "started": self.started})
+        log.info("hub %s serving over %s (IB at %s:%s, client id %s, sim=%s)", os.getpid(),
+                 self.transport.describe(), self.client.host, self.client.port, self.client_id, self.client.sim)
+
+    def _write_info(self, info: dict[str, Any]) -> None:
+        # whole or not at all: a process reading hub.json for the endpoints never sees half of it
+        path, tmp = self.directory / "hub.json", self.directory / f"hub.json.{os.getpid()}"
+        tmp.write_text(json.dumps(info))
+        for attempt in range(20):
+            try:
+                os.replace(tmp, path)
+                return
+            except PermissionError:  # Windows: a reader has it open this instant
+                if attempt == 19:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         """Stop serving, give every line back and disconnect (stopping an embedded gateway)."""
@@ -149,13 +163,19 @@ class Hub:
         self.line_pool.shutdown(wait=False, cancel_futures=True)
         if self._locked:  # a hub that lost the race for the lock leaves the running one's files alone
             for name in ("hub.json", "calls", "quotes"):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     (self.directory / name).unlink()
             with contextlib.suppress(Exception):
                 connection.disconnect()
+        # the bound sockets close before the transport's guard (CURVE's ZAP handler) stops
+        with contextlib.suppress(AttributeError), self.pub_lock:
+            self.pub.close(0)
+        with contextlib.suppress(AttributeError):
+            self.router.close(0)
+        self.transport.close()
         self.ctx.destroy(linger=0)
-        if self._lock_file is not None:
-            self._lock_file.close()
+        if self._locked:
+            self._lock.release()
         log.info("hub %s stopped", os.getpid())
 
     # ------------------------------------------------------------ publishing (any thread)
@@ -323,6 +343,8 @@ class Hub:
                 "pacing_headroom": bars.scheduler().headroom(),
                 "store_bytes": store.stat().st_size if store.exists() else 0,
                 "calls": self.calls, "updates": reg.updates, "published": self.published, "refused": self.refused,
+                "transport": self.transport.kind, "endpoints": self.transport.describe(),
+                "refused_connections": self.transport.refused,
                 "uptime": round(time.time() - self.started, 1)}
 
     # ------------------------------------------------------------ main loop
@@ -434,7 +456,7 @@ def run(settings: config.Settings, directory: Path | None = None) -> int:
     def on_signal(signum: int, frame: object) -> None:
         hub.stopping.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in system.stop_signals():
         signal.signal(sig, on_signal)
     try:
         hub.serve()
