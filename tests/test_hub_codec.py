@@ -102,6 +102,30 @@ def test_quote_records_keep_every_field():
     assert origin == 123.0 and not stale and math.isnan(rebuilt.iv)
 
 
+@pytest.mark.parametrize("rows", [100, 200_000])
+def test_a_received_frame_can_be_written_in_place_whether_its_buffers_were_small_or_large(rows):
+    import zmq
+
+    idx = pd.date_range("2026-01-02", periods=rows, freq="min", tz="UTC", name="time")
+    df = pd.DataFrame({"close": np.linspace(1, 2, rows), "bar_count": np.arange(rows, dtype="int64")}, index=idx)
+    body, buffers = codec.dumps(df)
+    ctx = zmq.Context()
+    try:
+        a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+        a.bind("inproc://frames")
+        b.connect("inproc://frames")
+        a.send_multipart([body, *buffers])  # copied into messages, as a socket between processes does
+        frames = [f.buffer if len(f) > 65536 else f.bytes for f in b.recv_multipart(copy=False)]  # as the link does
+        got = codec.loads(frames[0], frames[1:])
+        del frames
+        pd.testing.assert_frame_equal(got, df, check_freq=False)
+        got.iloc[0, 0] = 5.0
+        got.loc[got.index[1], "bar_count"] = 7
+        assert got["close"].iloc[0] == 5.0 and got["bar_count"].iloc[1] == 7 and df["close"].iloc[0] == 1.0
+    finally:
+        ctx.destroy(0)
+
+
 def test_quote_times_cross_exactly_to_the_microsecond():
     t = pd.Timestamp("2026-11-20 15:59:59.123456", tz="UTC")
     for when in (t, None):

@@ -142,6 +142,10 @@ def _numpy_frame(df: pd.DataFrame, buffers: list[bytes]) -> dict[str, Any] | Non
 
 def _numpy_values(meta: dict[str, Any], buffers: Sequence[Frame]) -> Any:
     arr = np.frombuffer(buffers[meta["buf"]], dtype=np.dtype(meta["dtype"]))
+    if not arr.flags.writeable:
+        # small frames arrive as bytes; large ones as views of the message's own (writable) memory,
+        # which the column then keeps alive: a megabyte reply is not copied again
+        arr = arr.copy()
     if meta.get("tz"):
         return pd.DatetimeIndex(arr).tz_localize("UTC").tz_convert(meta["tz"])
     return arr
@@ -152,7 +156,7 @@ def _numpy_frame_from(body: dict[str, Any], buffers: Sequence[Frame]) -> pd.Data
     index = pd.RangeIndex(*ix["range"]) if "range" in ix else pd.Index(_numpy_values(ix, buffers))
     index.name = ix.get("name")
     data = {c["name"]: _numpy_values(c, buffers) for c in body["columns"]}
-    return pd.DataFrame(data, index=index, columns=[c["name"] for c in body["columns"]], copy=True)
+    return pd.DataFrame(data, index=index, columns=[c["name"] for c in body["columns"]], copy=False)
 
 
 def encode(value: Any, buffers: list[bytes]) -> Any:
