@@ -116,7 +116,8 @@ class Children:
     """What a command (``ibxl demo``) started, stopped in reverse order when it ends, whatever ends it.
 
     ``spawn`` starts a process in a session of its own (so that a terminal's Ctrl-C or hang-up
-    reaches the command only, which then stops everything in order) and registers
+    reaches the command only, which then stops everything in order), under a guard that stops it
+    if the command is killed outright, and registers
     :func:`stop_tree` for it; ``on_stop`` registers any other clean-up (an in-process gateway, a
     hub the command started, ...). ``processes`` lists what ``spawn`` started."""
 
@@ -125,12 +126,16 @@ class Children:
         self.callbacks: list[Callable[[], Any]] = []
 
     def spawn(self, cmd: list[str], **popen: Any) -> subprocess.Popen:
-        """Start ``cmd`` (``subprocess.Popen`` keyword arguments allowed) and own its process tree."""
+        """Start ``cmd`` (``subprocess.Popen`` keyword arguments allowed) and own its process tree.
+
+        It runs under ``ibxl.process_guard``, which stops its tree should this process be killed
+        outright (SIGKILL runs none of the clean-up registered here)."""
         if sys.platform == "win32":
             popen.setdefault("creationflags", subprocess.CREATE_NEW_PROCESS_GROUP)
         else:
             popen.setdefault("start_new_session", True)
-        proc = subprocess.Popen(cmd, **popen)
+        guarded = [sys.executable, "-m", "ibxl.process_guard", str(os.getpid()), "--", *cmd]
+        proc = subprocess.Popen(guarded, **popen)
         self.processes.append(proc)
         self.on_stop(lambda: self._stop_process(proc))
         return proc

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -89,6 +90,52 @@ def test_demo_stops_the_gateway_voila_and_its_kernels_on(signame, tmp_path):
     assert f"{signame}, stopping" in out
     assert not left, f"left running after {signame}:\n{describe(left)}"
     assert not listening(port), "Voila stopped with the demo"
+
+
+def test_a_demo_killed_outright_leaves_nothing_behind_once_its_hub_idles_out(tmp_path):
+    # SIGKILL runs no clean-up: the guard stops Voila and its kernels, the gateway dies with the
+    # demo, and the demo's hub exits once nothing has been attached for IBXL_HUB_IDLE seconds
+    port = free_port()
+    token = secrets.token_hex(8)
+    env = {**os.environ, "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data"),
+           "IBXL_HUB_IDLE": "5", MARKER: token}
+    env.pop("IBXL_PORT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "ibxl", "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_listening(port, 90, proc), "the dashboard server did not start"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=120) as page:
+            assert page.status == 200
+            deadline = time.monotonic() + 60
+            while not _kernels(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert _kernels(proc.pid), "Voila started a kernel for the page"
+            started = marked(MARKER, token)
+            proc.kill()
+            proc.wait(10)
+        left = settle(lambda: marked(MARKER, token), timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        stray = marked(MARKER, token)
+        kill(stray)
+    assert len(started) >= 4, describe(started)  # the demo, the guard, Voila, a kernel (and the hub)
+    assert not left, f"left running after SIGKILL of the demo:\n{describe(left)}"
+    assert not listening(port), "Voila stopped with the demo"
+
+
+def test_the_process_guard_refuses_bad_arguments_and_a_parent_that_is_gone():
+    guard = [sys.executable, "-m", "ibxl.process_guard"]
+    bad = subprocess.run([*guard, "me", "--", "true"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage: python -m ibxl.process_guard PARENT_PID -- COMMAND" in bad.stderr
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    marker = tempfile.mktemp()
+    out = subprocess.run([*guard, str(gone.pid), "--", sys.executable, "-c", f"open({marker!r}, 'w')"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and f"process {gone.pid} is already gone" in out.stderr
+    assert not os.path.exists(marker), "the command was not started"
 
 
 def test_terminal_demo_stops_on_sigterm(tmp_path):
