@@ -27,19 +27,30 @@ def gw():
         yield g
 
 
-@pytest.fixture
-def hub_env(tmp_path, gw):
+def attached_env(tmp_path: Path, gw: SimGateway, **extra: str) -> dict:
     """Environment of processes attached with default settings to a hub in a private directory."""
     env = {**os.environ, "IBXL_HUB": "1", "IBXL_HUB_DIR": str(tmp_path / "hub"),
            "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data"),
            "IBXL_CONFIG": str(tmp_path / "config.toml"), "IBXL_HOST": gw.host, "IBXL_PORT": str(gw.port),
-           "IBXL_HUB_IDLE": "60", "IBXL_TRADING": "paper"}
+           "IBXL_HUB_IDLE": "60", "IBXL_TRADING": "paper", **extra}
     env.pop("IBXL_SIM", None)
     env.pop("IBXL_CLIENT_ID", None)
-    yield env
+    return env
+
+
+def stop_hub(env: dict) -> None:
+    """``ibxl hub stop``, and check that the hub is gone."""
     subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=env, capture_output=True, timeout=60)
     pid = _hub_pid(env)
     assert pid is None or not _alive(pid), "the hub is still running after `ibxl hub stop`"
+
+
+@pytest.fixture
+def hub_env(tmp_path, gw):
+    """Environment of processes attached with default settings to a hub in a private directory."""
+    env = attached_env(tmp_path, gw)
+    yield env
+    stop_hub(env)
 
 
 def _hub_pid(env: dict) -> int | None:
@@ -241,13 +252,18 @@ KILL = """
 """
 
 
-def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_order(hub_env, gw):
-    p = subprocess.Popen([PY, "-c", _script(KILL)], env=hub_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+def kill_hub_mid_stream(env: dict) -> tuple[dict, dict]:
+    """Run KILL in a process attached to the hub of ``env``, kill -9 the hub while quotes stream and
+    an armed order cell recalculates, check the quotes went stale and came back within 5 s on a new
+    hub; return the process's report and the old hub's ``hub.json``."""
+    p = subprocess.Popen([PY, "-c", _script(KILL)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert line, p.communicate(timeout=30)[1][-3000:]
     assert "Submitted" in json.loads(line)["first"] or "PreSubmitted" in json.loads(line)["first"], line
-    old = _hub_pid(hub_env)
+    old = _hub_pid(env)
+    assert old is not None
+    old_info = json.loads((Path(env["IBXL_HUB_DIR"]) / "hub.json").read_text())
     os.kill(old, signal.SIGKILL)
     p.stdin.write("go\n")
     p.stdin.flush()
@@ -256,8 +272,13 @@ def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_o
     assert r["stale_after"] is not None and r["stale_after"] < 3, r
     assert r["back_after"] < 5, r
     assert r["streaming"] and isinstance(r["cell"], float), r
-    new = _hub_pid(hub_env)
+    new = _hub_pid(env)
     assert new is not None and new != old and not _alive(old)
+    return r, old_info
+
+
+def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_order(hub_env, gw):
+    r, _ = kill_hub_mid_stream(hub_env)
     # a function server that starts afresh recalculates the armed cell: the key finds the order
     fresh = _result(_spawn(hub_env, """
     from ibxl.excel.functions import IB_ORDER

@@ -17,7 +17,20 @@ import psutil
 import pytest
 import zmq
 import zmq.auth
-from test_hub import KILL, PY, _alive, _hub_log, _hub_pid, _result, _script, _sessions, _spawn, _status
+from test_hub import (
+    PY,
+    _alive,
+    _hub_log,
+    _hub_pid,
+    _result,
+    _script,
+    _sessions,
+    _spawn,
+    _status,
+    attached_env,
+    kill_hub_mid_stream,
+    stop_hub,
+)
 
 from ibxl.errors import IBXLError
 from ibxl.hub import codec
@@ -34,16 +47,9 @@ def gw():
 @pytest.fixture
 def tcp_env(tmp_path, gw):
     """Environment of processes attached with default settings to a tcp hub in a private directory."""
-    env = {**os.environ, "IBXL_HUB": "1", "IBXL_HUB_TRANSPORT": "tcp", "IBXL_HUB_DIR": str(tmp_path / "hub"),
-           "IBXL_CACHE_DIR": str(tmp_path / "cache"), "IBXL_DATA_DIR": str(tmp_path / "data"),
-           "IBXL_CONFIG": str(tmp_path / "config.toml"), "IBXL_HOST": gw.host, "IBXL_PORT": str(gw.port),
-           "IBXL_HUB_IDLE": "60", "IBXL_TRADING": "paper"}
-    env.pop("IBXL_SIM", None)
-    env.pop("IBXL_CLIENT_ID", None)
+    env = attached_env(tmp_path, gw, IBXL_HUB_TRANSPORT="tcp")
     yield env
-    subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=env, capture_output=True, timeout=60)
-    pid = _hub_pid(env)
-    assert pid is None or not _alive(pid), "the hub is still running after `ibxl hub stop`"
+    stop_hub(env)
 
 
 def _info(env: dict) -> dict:
@@ -220,22 +226,7 @@ def test_a_bad_signature_over_tcp_is_refused_and_logged(tcp_env):
 
 
 def test_kill_9_of_the_tcp_hub_restarts_it_and_quotes_come_back(tcp_env, gw):
-    p = subprocess.Popen([PY, "-c", _script(KILL)], env=tcp_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    assert line, p.communicate(timeout=30)[1][-3000:]
-    assert "Submitted" in json.loads(line)["first"], line
-    old, old_info = _hub_pid(tcp_env), _info(tcp_env)
-    os.kill(old, signal.SIGKILL)
-    p.stdin.write("go\n")
-    p.stdin.flush()
-    r = _result(p, timeout=60)
-    print("kill -9 of the tcp hub:", r)
-    assert r["stale_after"] is not None and r["stale_after"] < 3, r
-    assert r["back_after"] < 5, r
-    assert r["streaming"] and isinstance(r["cell"], float), r
-    new = _hub_pid(tcp_env)
-    assert new is not None and new != old and not _alive(old)
+    _, old_info = kill_hub_mid_stream(tcp_env)
     new_info = _info(tcp_env)
     assert new_info["transport"] == "tcp" and new_info["instance"] != old_info["instance"]
     refs = gw.call(lambda g: [o.order_ref for o in g.broker.orders.values()])
