@@ -291,6 +291,30 @@ def test_kill_9_of_the_hub_marks_quotes_stale_recovers_within_5s_and_sends_one_o
     assert _sessions(gw) == 1
 
 
+def test_stop_never_signals_a_process_that_took_over_a_killed_hubs_pid(hub_env):
+    subprocess.run([PY, "-m", "ibxl", "hub", "start"], env=hub_env, capture_output=True, timeout=120, check=True)
+    info_path = Path(hub_env["IBXL_HUB_DIR"]) / "hub.json"
+    pid = _hub_pid(hub_env)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # the killed hub left its hub.json; its pid is now another process's (as after pid reuse)
+    bystander = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
+    try:
+        info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "pid": bystander.pid}))
+        out = subprocess.run([PY, "-m", "ibxl", "hub", "stop"], env=hub_env, capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        time.sleep(0.5)
+        assert bystander.poll() is None, "ibxl hub stop signalled a process that is not the hub"
+        assert not info_path.exists(), "the stale hub.json is cleared"
+    finally:
+        bystander.kill()
+        bystander.wait(10)
+
+
 HOLDER = """
     ibxl.connect()
     h = [ibxl.subscribe(s) for s in ("AAPL", "MSFT", "IBM")]

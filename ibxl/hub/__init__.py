@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .. import config
 from ..errors import NotConnected
@@ -44,6 +44,17 @@ def _pid(directory: Path) -> int | None:
         return None
 
 
+def _hub_lock_held(directory: Path) -> bool:
+    """Whether a hub process holds the lock of ``directory`` (a running hub holds it all its life)."""
+    lock = FileLock(directory / "hub.lock", blocking=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def stop(timeout: float = 10.0) -> bool:
     """Stop the hub of this user (``IBXL_HUB_DIR``); True when one was running."""
     from .link import request
@@ -58,6 +69,12 @@ def stop(timeout: float = 10.0) -> bool:
             asked = False
     if pid is None:
         return asked
+    if not asked and not _hub_lock_held(directory):
+        # no hub answers and none holds the hub lock: hub.json was left by a hub that was killed,
+        # and its pid may by now belong to some other process, which must not be signalled
+        with contextlib.suppress(OSError):
+            (directory / "hub.json").unlink()
+        return False
     if not system.wait_gone(pid, timeout):  # not answering (stuck): end it the hard way
         system.end(pid)
         system.wait_gone(pid, 5.0)
