@@ -15,21 +15,10 @@ import sys
 import time
 from types import FrameType
 
-from .processes import STOP_SIGNALS, stop_tree
+from .processes import STOP_SIGNALS, is_running, stop_tree
 
 #: seconds between looks at the parent
 POLL_SECONDS = 0.5
-
-
-def _parent_alive(pid: int, born: float) -> bool:
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        # the same process, not a new one that was given the pid
-        return p.create_time() == born and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def run(parent: int, cmd: list[str]) -> int:
@@ -37,7 +26,7 @@ def run(parent: int, cmd: list[str]) -> int:
     import psutil
 
     try:
-        born = psutil.Process(parent).create_time()
+        watched = psutil.Process(parent)
     except psutil.NoSuchProcess:
         print(f"ibxl process guard: process {parent} is already gone; not starting {cmd[0]}", file=sys.stderr)
         return 1
@@ -50,7 +39,7 @@ def run(parent: int, cmd: list[str]) -> int:
         signal.signal(sig, on_signal)
     child = subprocess.Popen(cmd)
     while child.poll() is None and not stopping:
-        if not _parent_alive(parent, born):
+        if not is_running(watched):
             print(f"ibxl process guard: process {parent} ended; stopping {cmd[0]}", file=sys.stderr, flush=True)
             break
         time.sleep(POLL_SECONDS)

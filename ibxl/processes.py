@@ -77,7 +77,7 @@ def stop_tree(pid: int, grace: float = GRACE) -> None:
     psutil.wait_procs([root], timeout=grace)
     with _suppress_gone():
         tree += root.children(recursive=True)  # started while stopping, if root is still alive
-    rest = [p for p in tree if _alive(p)]
+    rest = [p for p in tree if is_running(p)]
     for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
         if sys.platform != "win32":
             for pgid in groups:
@@ -91,8 +91,9 @@ def stop_tree(pid: int, grace: float = GRACE) -> None:
             return
 
 
-def _alive(p: Any) -> bool:
-    """Whether psutil process ``p`` still runs (a zombie has ended, only its parent has not reaped it)."""
+def is_running(p: Any) -> bool:
+    """Whether psutil process ``p`` still runs: not a new process given its pid (psutil compares start
+    times), and not a zombie (which has ended; only its parent has not reaped it)."""
     import psutil
 
     try:

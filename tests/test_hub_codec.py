@@ -96,7 +96,7 @@ def test_signatures_cover_every_frame():
 def test_quote_records_keep_every_field():
     snap = QuoteSnapshot("AAPL", "AAPL", bid=1.0, ask=1.1, last=1.05, volume=10.0, delta=-1.0, price=1.05,
                          time=pd.Timestamp("2026-01-02 15:00:01.5", tz="UTC"))
-    values, t, origin, stale = codec.unpack_quote(codec.pack_quote(snap, 123.0))
+    [(_, values, t, origin, stale)] = codec.unpack_quotes(*codec.pack_quotes([("AAPL", snap, 123.0)]))
     rebuilt = QuoteSnapshot("AAPL", "AAPL", *values, t, stale, 0.0)
     assert rebuilt.bid == 1.0 and rebuilt.delta == -1.0 and rebuilt.price == 1.05 and t == snap.time
     assert origin == 123.0 and not stale and math.isnan(rebuilt.iv)
@@ -130,7 +130,7 @@ def test_quote_times_cross_exactly_to_the_microsecond():
     t = pd.Timestamp("2026-11-20 15:59:59.123456", tz="UTC")
     for when in (t, None):
         snap = QuoteSnapshot("AAPL", "AAPL", bid=1.0, time=when)
-        assert codec.unpack_quote(codec.pack_quote(snap, 1.0))[1] == when
+        assert codec.unpack_quotes(*codec.pack_quotes([("AAPL", snap, 1.0)]))[0][2] == when
 
 
 def test_a_snapshot_built_from_wire_values_equals_one_built_field_by_field():

@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 from .. import config
 from ..errors import NotConnected
 from . import system
-from .transport import hub_dir
+from .transport import hub_dir, hub_lock
 
 
 def start(sim: bool | None = None, host: str | None = None, port: int | None = None,
@@ -46,7 +46,7 @@ def _pid(directory: Path) -> int | None:
 
 def _hub_lock_held(directory: Path) -> bool:
     """Whether a hub process holds the lock of ``directory`` (a running hub holds it all its life)."""
-    lock = FileLock(directory / "hub.lock", blocking=False)
+    lock = hub_lock(directory)
     try:
         lock.acquire()
     except Timeout:

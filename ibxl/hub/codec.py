@@ -356,10 +356,3 @@ def unpack_quotes(keys: Frame, records: Frame, wanted: Container[str] | None = N
             t = times[micros] = _quote_time(micros)
         out.append((name, rec[:n], t, rec[n + 1], rec[n + 2]))
     return out
-
-
-def unpack_quote(data: bytes) -> tuple[tuple[float, ...], pd.Timestamp | None, float, bool]:
-    """(field values in QUOTE_FIELDS order, time, origin wall time, stale) of a packed record."""
-    values = _QUOTE.unpack(data)
-    n = len(QUOTE_FIELDS)
-    return values[:n], _quote_time(values[n]), values[n + 1], values[n + 2]

@@ -181,8 +181,6 @@ class HubLink:
         self.up.set()
         self.closed = threading.Event()
         self._ids = itertools.count(1)
-        self.restarts = 0
-        self.received = 0
         self._thread = threading.Thread(target=self._pump, name="ibxl-hub-link", daemon=True)
         # the pump thread's poller and quote subscription (replaced when the hub restarts)
         self._poller = zmq.Poller()
@@ -319,7 +317,6 @@ class HubLink:
         now = time.monotonic()
         for key, values, t, origin, stale in codec.unpack_quotes(keys, records, wanted=reg):
             reg.apply_values(key, values, t, stale, origin, now)
-        self.received += 1
 
     def _subscribe(self) -> None:
         """(Re)connect the quote stream: over tcp a restarted hub publishes at a new address."""
@@ -407,7 +404,6 @@ class HubLink:
                 log.warning("could not restart the hub: %s", exc)
                 time.sleep(1.0)
         self.instance = str(self.info["instance"])
-        self.restarts += 1
         self.request("hello", {}, timeout=10.0, wait_up=False)
         self._subscribe()  # before the lines are opened again, so no update after their snapshot is missed
         self._restore()

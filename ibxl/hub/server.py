@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from .. import config, connection, remote
 from ..connection import ClientIdInUse
 from ..errors import IBXLError
 from . import codec, system
-from .transport import hub_dir, load_key, open_transport
+from .transport import hub_dir, hub_lock, load_key, open_transport
 
 log = logging.getLogger("ibxl.hub")
 
@@ -90,7 +90,7 @@ class Hub:
         self.refused = 0
         self.calls = 0
         self.published = 0
-        self._lock = FileLock(self.directory / "hub.lock", blocking=False)
+        self._lock = hub_lock(self.directory)
         self._locked = False
 
     # ------------------------------------------------------------ start and stop

@@ -101,6 +101,12 @@ def key_path(directory: Path) -> Path:
     return directory / "hub.key"
 
 
+def hub_lock(directory: Path) -> FileLock:
+    """The lock a running hub holds for its whole life (non-blocking: a second hub, or a check for a
+    running one, learns at once that it is taken)."""
+    return FileLock(directory / "hub.lock", blocking=False)
+
+
 def load_key(directory: Path) -> bytes:
     """The per-user signing key (created 0600 with 32 random bytes when missing)."""
     path = key_path(directory)
