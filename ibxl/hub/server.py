@@ -62,7 +62,6 @@ class Proc:
     pid: int
     last_seen: float
     holds: dict[str, Any] = field(default_factory=dict)
-    interest: set[str] = field(default_factory=set)
 
 
 class Hub:
@@ -197,7 +196,6 @@ class Hub:
             self.pub.send_multipart([b"C", codec.sign(self.key, [b"C", keys, b""]), keys, b""])
         with self.procs_lock:
             for p in self.procs.values():
-                p.interest.discard(key)
                 p.holds.pop(key, None)
 
     # ------------------------------------------------------------ replies
@@ -263,10 +261,7 @@ class Hub:
                 return fn(*body.get("args", ()), **body.get("kwargs", {}))
         p = self._proc(header)
         if op == "open":
-            line = registry().line(str(body["text"]))
-            with self.procs_lock:
-                p.interest.add(line.key)
-            return line.snapshot
+            return registry().line(str(body["text"])).snapshot
         if op == "hold":
             key, held = str(body["key"]), bool(body["held"])
             with self.procs_lock:
@@ -277,7 +272,6 @@ class Hub:
                 handle = registry().subscribe(key, owner=p.proc)
                 with self.procs_lock:
                     p.holds[key] = handle
-                    p.interest.add(key)
             return True
         if op == "status":
             return self.status()
@@ -306,7 +300,6 @@ class Hub:
             key = str(body["key"])
             with self.procs_lock:
                 handle = p.holds.pop(key, None)
-                p.interest.discard(key)
             if handle is not None:
                 handle.release()
             return True
