@@ -48,7 +48,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  'sorted(c for c in params["scan_codes"] if c.startswith("TOP_PERC"))'),
         ("code", 'gainers = ibxl.scanner("TOP_PERC_GAIN", {"priceAbove": 20}, rows=10)\n'
                  'assert 0 < len(gainers) <= 10 and list(gainers["rank"]) == list(range(1, len(gainers) + 1))\n'
-                 'gainers'),
+                 '# every row carries its figures: last, change, % change (what this scan ranks by) and volume\n'
+                 'print("ranked by", gainers.attrs["ranked_by"])\n'
+                 'gainers[["rank", "symbol", "last", "change", "change_pct", "volume"]]'),
         ("code", 'from ibxl.widgets import ScannerPanel\n\nScannerPanel("MOST_ACTIVE", rows=10)'),
     ],
     "03-option-chains.ipynb": [
@@ -147,6 +149,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  'assert len(fills) == 4  # one execution, with its commission, per leg\n'
                  'fills[["contract", "side", "shares", "price", "commission"]]'),
         ("code", 'from ibxl.widgets import StrategyPanel\n\nStrategyPanel("SPY", kind="iron_condor")'),
+    ],
     "08-risk.ipynb": [
         ("md", "# Portfolio risk\nGreeks by position and in total, beta-weighted delta, a scenario grid of "
                "underlying moves × implied-vol shifts, value at risk, and every account of the login. "
