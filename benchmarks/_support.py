@@ -1,4 +1,4 @@
-"""What the benchmarks share: the embedded gateway in its own process, and a median timer."""
+"""What the benchmarks share: a free port, the embedded gateway in its own process, and a median timer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def start_gateway(port: int, *args: str) -> subprocess.Popen:

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import time
 
-from _support import start_gateway
+from _support import free_port, start_gateway
 
 EXPIRIES, STRIKES = 4, 15
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 
@@ -74,7 +68,7 @@ def main() -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     os.environ["IBXL_CACHE_DIR"] = tempfile.mkdtemp()
     os.environ["IBXL_DATA_DIR"] = tempfile.mkdtemp()
-    port = _free_port()
+    port = free_port()
     gw = start_gateway(port)
     try:
         import ibxl

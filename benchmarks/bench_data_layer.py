@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import time
 
-from _support import start_gateway
+from _support import free_port, start_gateway
 
 SYMBOLS = ["AAPL", "MSFT", "IBM", "AMD", "INTC", "TSLA", "NVDA", "SPY", "QQQ", "IWM", "AMZN", "GOOGL", "META",
            "NFLX", "DIS", "JPM", "BAC", "WFC", "GS", "V", "MA", "PYPL", "WMT", "COST", "KO", "PEP", "MCD", "NKE",
            "SBUX", "HD", "JNJ", "PFE", "MRK", "UNH", "LLY", "XOM", "CVX", "BA", "CAT", "GE"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 
@@ -71,7 +65,7 @@ def main() -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     os.environ["IBXL_CACHE_DIR"] = tempfile.mkdtemp()
     os.environ["IBXL_DATA_DIR"] = tempfile.mkdtemp()
-    port = _free_port()
+    port = free_port()
     gw = start_gateway(port, "--tick-interval", "0.005")
     try:
         import ibxl

@@ -18,6 +18,7 @@ import statistics
 import struct
 import time
 
+from _support import free_port
 from ib_async import IB, Stock
 from ib_async.ib import StartupFetchNONE
 
@@ -27,11 +28,6 @@ SYMBOLS = ["AAPL", "MSFT", "IBM", "AMD", "INTC", "TSLA", "NVDA", "SPY", "QQQ", "
            "CSCO", "ORCL", "ADBE", "CRM", "QCOM", "TXN", "AVGO", "MU", "UBER", "PLTR", "COIN", "DIA", "GLD", "SLV",
            "TLT", "XLF", "XLE", "EEM", "EFA", "HYG", "GOOG"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _frame(*fields: object) -> bytes:
@@ -200,7 +196,7 @@ def main() -> None:
 
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     ctx = mp.get_context("spawn")
-    gw_port, bare_port = _free_port(), _free_port()
+    gw_port, bare_port = free_port(), free_port()
     gw = ctx.Process(target=run_gateway, args=(gw_port, args.tick_interval), daemon=True)
     bare = ctx.Process(target=run_bare_responder, args=(bare_port,), daemon=True)
     gw.start()

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _support import free_port, start_gateway
 
 STOCKS = ["AAPL", "MSFT", "IBM", "AMD", "INTC", "TSLA", "NVDA", "SPY", "QQQ", "IWM", "AMZN", "GOOGL", "META",
           "NFLX", "DIS", "JPM", "BAC", "WFC", "GS", "V", "MA", "PYPL", "WMT", "COST", "KO", "PEP", "MCD", "NKE",
@@ -32,11 +33,6 @@ HISTORY_END = "2026-11-20 00:00"
 HISTORY_ROUNDS = 21
 HISTORY_DAYS = 380  # 1-minute bars of regular trading hours (390 a session): ~100,000 bars
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _contracts() -> list[str]:
@@ -172,22 +168,14 @@ def _fanout(env: dict, n: int, gateway_pid: int) -> dict:
 
 def main(parts: tuple[str, ...] = ("history", "quote", "fanout")) -> int:
     tmp = tempfile.mkdtemp(prefix="ibxl-bh-")
-    port = _free_port()
-    sim = subprocess.Popen([sys.executable, "-m", "ibxl.sim", "--port", str(port), "--memory", "--tick-interval",
-                            str(TICK_INTERVAL)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    sim = start_gateway(port, "--tick-interval", str(TICK_INTERVAL))
     base = {**os.environ, "IBXL_HOST": "127.0.0.1", "IBXL_PORT": str(port), "IBXL_CACHE_DIR": f"{tmp}/cache",
             "IBXL_DATA_DIR": f"{tmp}/data", "IBXL_CONFIG": f"{tmp}/config.toml", "IBXL_HUB_IDLE": "120"}
     base.pop("IBXL_SIM", None)
     hub = {**base, "IBXL_HUB": "1", "IBXL_HUB_DIR": f"{tmp}/hub"}
     direct = {**base, "IBXL_HUB": "0", "IBXL_CLIENT_ID": "55"}
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
         cpu = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "?")
         print(f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cpus, Python {platform.python_version()}")

@@ -14,23 +14,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from _support import median_ms, start_gateway
+from _support import free_port, median_ms, start_gateway
 
 HISTORY_END = "2026-11-20 00:00"
 HISTORY_DAYS = 70
 ROUNDS = 5
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def role_measure() -> None:
@@ -56,7 +50,7 @@ def role_measure() -> None:
 
 def main() -> int:
     tmp = tempfile.mkdtemp(prefix="ibxl-bt-")
-    port = _free_port()
+    port = free_port()
     gateway = start_gateway(port)
     envs = {}
     for kind in ("ipc", "tcp"):

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_data_layer import _free_port, _start_gateway
+from _support import free_port, start_gateway
 
 
 def follow_latencies(first: str, second: str, seconds: float) -> np.ndarray:
@@ -102,8 +98,8 @@ def main() -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     os.environ["IBXL_CACHE_DIR"] = tempfile.mkdtemp()
     os.environ["IBXL_DATA_DIR"] = tempfile.mkdtemp()
-    port = _free_port()
-    gw = _start_gateway(port, 0.02)
+    port = free_port()
+    gw = start_gateway(port, "--tick-interval", "0.02")
     try:
         import ibxl
 
