@@ -87,10 +87,27 @@ _caller: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
                                                                                default=None)
 
 
+_guards: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+
+
 def caller_settings() -> dict[str, Any]:
-    """This process's order guards (trading mode and limits), sent along with every hub call."""
-    s = load()
-    return {name: getattr(s, name) for name in CALLER_SETTINGS}
+    """This process's order guards (trading mode and limits), sent along with every hub call.
+
+    Read again only when the config file or the environment changed: a streaming chain or a
+    recalculating cell makes a hub call several times a second, and each would otherwise read
+    and parse the file."""
+    global _guards
+    path = config_path()
+    try:
+        st = path.stat()
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    key = (str(path), stamp, tuple(os.environ.get(var, "") for var in _ENV.values()), _caller.get())
+    if _guards is None or _guards[0] != key:
+        s = load()
+        _guards = (key, {name: getattr(s, name) for name in CALLER_SETTINGS})
+    return dict(_guards[1])
 
 
 @contextlib.contextmanager

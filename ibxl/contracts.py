@@ -418,13 +418,6 @@ def combo_legs(contract: str | Contract) -> list[tuple[Contract, int]]:
     return parts
 
 
-def is_combo(text: str | Contract) -> bool:
-    """True when the text or contract is a combination (BAG)."""
-    if isinstance(text, Contract):
-        return text.secType == "BAG"
-    return isinstance(parse_contract(text), ComboSpec)
-
-
 async def _resolve_async(ib, spec: ContractSpec, text: str) -> Contract:  # noqa: ANN001 - ib_async.IB
     details = await ib.reqContractDetailsAsync(spec.to_contract())
     if spec.sec_type == "FUT" and not details and len(spec.expiry) == 8:

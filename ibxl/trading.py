@@ -154,8 +154,7 @@ def _combo_reference(con: Any) -> tuple[float, float, float]:
     gross = 0.0
     mult = 1.0
     for leg, ratio in legs:
-        ls = first_snapshot(leg, wait=2)
-        px = next((float(v) for v in (ls.mid, ls.last, ls.close) if v == v), float("nan"))
+        px = _reference_price(leg)
         gross += abs(ratio) * abs(px) * (float(leg.multiplier) if leg.multiplier else 1.0)
         mult = max(mult, float(leg.multiplier) if leg.multiplier else 1.0)
     mid = next((float(v) for v in (snap.mid, snap.last) if v == v), float("nan"))
