@@ -114,11 +114,11 @@ def _current_spot(job: ChainJob) -> float:
 
 async def _run(job: ChainJob, c: Any) -> None:
     from .connection import MESSAGES_PER_SECOND
-    from .live import registry
+    from .live import free_lines, registry
 
     # snapshots in flight never exceed the lines nobody else uses (TWS counts a snapshot as a
     # line until it ends); requests leave in order, nearest the money first, through ib_async's pacer
-    budget = max(5, registry().max_lines - registry().lines_open() - 5)
+    budget = max(5, free_lines() - 5)
     gate = asyncio.Semaphore(budget)
     limit = SNAPSHOT_SECONDS + len(job.options) / MESSAGES_PER_SECOND
 

@@ -531,6 +531,13 @@ def registry() -> Registry:
     return _registry
 
 
+@remote.on_hub
+def free_lines() -> int:
+    """Market-data lines the login has left: its budget less every line open now. Counted where the
+    connection is, so in a process attached to the hub this counts the whole desk's lines."""
+    return _registry.max_lines - _registry.lines_open()
+
+
 def subscribe(contract: str, owner: object | None = None) -> QuoteHandle:
     """Hold a live quote line for ``contract``; read ``handle.snapshot()``; ``unsubscribe`` when done."""
     return _registry.subscribe(contract, owner)

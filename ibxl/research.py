@@ -100,10 +100,9 @@ async def _batch_figures(ib: IB, contracts: list[Contract], figure: ScanFigure |
 
 def _figures(c: Any, contracts: list[Contract], figure: ScanFigure | None) -> list[dict[str, float]]:
     """Figures of every row, in batches that fit the market-data lines left free."""
-    from .live import registry
+    from .live import free_lines
 
-    lines = registry()
-    budget = max(1, lines.max_lines - lines.lines_open())
+    budget = max(1, free_lines())
     rows: list[dict[str, float]] = []
     for i in range(0, len(contracts), budget):
         batch = contracts[i:i + budget]

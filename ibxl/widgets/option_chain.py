@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import ibxl
-from ibxl.live import registry
+from ibxl.live import free_lines
 
 from ._base import Panel, fmt, show
 from .charts import payoff, smile
@@ -116,7 +116,7 @@ class OptionChainPanel(Panel):
     # -------------------------------------------------------------- lasting lines and snapshot rounds
     def line_budget(self) -> int:
         """Lasting lines this panel may hold: ``live_lines``, within the lines nobody else uses."""
-        free = registry().max_lines - registry().lines_open() - SPARE_LINES + len(self._handles)
+        free = free_lines() - SPARE_LINES + len(self._handles)
         return max(0, min(self.live_lines, free))
 
     def _open_lines(self, chain: pd.DataFrame) -> None:
