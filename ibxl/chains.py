@@ -152,6 +152,7 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
     """Open interest: today's cache, then (when asked) streaming tick-101 lines in batches within
     the line budget, cancelled as soon as the figure arrives."""
     from .connection import MESSAGES_PER_SECOND
+    from .live import hold_generic
 
     day = trading_day()
     known = _store().open_interest(day, [o.conId for o in job.options])
@@ -161,13 +162,10 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
         fresh: dict[int, float] = {}
         for start in range(0, len(want), budget):
             batch = want[start:start + budget]
-            tickers = {i: c.ib.reqMktData(job.options[i], "101") for i in batch}
-            deadline = time.monotonic() + OPEN_INTEREST_WAIT + len(batch) / MESSAGES_PER_SECOND
-            while time.monotonic() < deadline and not all(_known(open_interest_of(job.options[i], t))
-                                                          for i, t in tickers.items()):
-                await asyncio.sleep(0.02)
-            for i, t in tickers.items():
-                c.ib.cancelMktData(job.options[i])
+            held = await hold_generic(c.ib, [job.options[i] for i in batch], "101",
+                                      lambda t: t.contract is not None and _known(open_interest_of(t.contract, t)),
+                                      OPEN_INTEREST_WAIT + len(batch) / MESSAGES_PER_SECOND, label="open-interest")
+            for i, t in zip(batch, held, strict=True):
                 v = open_interest_of(job.options[i], t)
                 if v == v:
                     fresh[job.options[i].conId] = v

@@ -531,6 +531,32 @@ def registry() -> Registry:
     return _registry
 
 
+async def hold_generic(ib: Any, contracts: list[Contract], generic: str, ready: Callable[[Ticker], bool],
+                       wait: float, label: str, poll: float = 0.02) -> list[Ticker]:
+    """Tickers of ``contracts`` from lines with ``generic`` ticks held only until ``ready`` holds for
+    all of them or ``wait`` seconds pass (TWS refuses generic ticks on snapshots).
+
+    The lines use request ids of their own, filed under ``label``: a line the registry holds on the
+    same contract keeps its request id, so cancelling these never cancels (or orphans) that one.
+    Runs on the connection's event loop."""
+    import asyncio
+
+    started: list[tuple[Ticker, int]] = []
+    try:
+        for con in contracts:
+            req_id = ib.client.getReqId()
+            started.append((ib.wrapper.startTicker(req_id, con, label), req_id))
+            ib.client.reqMktData(req_id, con, generic, False, False, [])
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not all(ready(t) for t, _ in started):
+            await asyncio.sleep(poll)
+    finally:
+        for t, req_id in started:
+            ib.wrapper.endTicker(t, label)
+            ib.client.cancelMktData(req_id)
+    return [t for t, _ in started]
+
+
 @remote.on_hub
 def free_lines() -> int:
     """Market-data lines the login has left: its budget less every line open now. Counted where the

@@ -82,20 +82,10 @@ async def _batch_figures(ib: IB, contracts: list[Contract], figure: ScanFigure |
             return await asyncio.wait_for(ib.reqTickersAsync(*contracts), FIGURE_WAIT * 3)
         except TimeoutError:  # a snapshot that never ends: show what arrived
             return [ib.ticker(c) or Ticker(contract=c) for c in contracts]
-    started: list[tuple[Ticker, int]] = []
-    try:
-        for con in contracts:
-            req_id = ib.client.getReqId()
-            started.append((ib.wrapper.startTicker(req_id, con, "scanner"), req_id))
-            ib.client.reqMktData(req_id, con, figure.generic, False, False, [])
-        deadline = time.monotonic() + FIGURE_WAIT
-        while time.monotonic() < deadline and not all(_ready(t, figure) for t, _ in started):
-            await asyncio.sleep(0.05)
-    finally:
-        for t, req_id in started:
-            ib.wrapper.endTicker(t, "scanner")
-            ib.client.cancelMktData(req_id)
-    return [t for t, _ in started]
+    from .live import hold_generic
+
+    return await hold_generic(ib, contracts, figure.generic, lambda t: _ready(t, figure), FIGURE_WAIT,
+                              label="scanner", poll=0.05)
 
 
 def _figures(c: Any, contracts: list[Contract], figure: ScanFigure | None) -> list[dict[str, float]]:
