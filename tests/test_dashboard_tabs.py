@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
 from ports import free_port, wait_listening
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-if not Path(CHROMIUM).exists() and not (os.environ.get("CI") or os.environ.get("IBXL_REQUIRE_BROWSER")):
-    pytest.skip("chromium is not installed (make browser installs it)", allow_module_level=True)
-
-
-def _prices(page: object) -> list[float]:
-    texts = page.locator(".ibxl-quote-price").all_inner_texts()
-    return [float(t.replace(",", "")) for t in texts if re.fullmatch(r"[\d,]+\.\d+", t.strip())]
+# the browser test's Chromium (and its rule for when a missing one skips) and its price reader
+from test_dashboard_browser import CHROMIUM, _prices
+from test_hub import _alive
 
 
 def _live(page: object, timeout: float = 90) -> bool:
@@ -41,14 +31,6 @@ def _live(page: object, timeout: float = 90) -> bool:
         if len(now) >= 5 and now != first:
             return True
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
 
 
 def test_two_tabs_and_a_reload_all_stream_through_one_hub(tmp_path):

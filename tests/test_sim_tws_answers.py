@@ -21,7 +21,6 @@ from ibxl.sim import SimConfig, SimGateway
 
 #: a normal past Wednesday (18:00 New York), so bar counts do not depend on when tests run
 PAST_END = "20251119 18:00:00 US/Eastern"
-NEW_YORK = dt.timezone(dt.timedelta(hours=-5))
 
 
 def _errors(ib) -> list[tuple[int, str]]:
@@ -111,7 +110,7 @@ def test_bars_are_strictly_increasing_across_the_dst_change(ib, gateway, client_
         moments = [b.date.timestamp() for b in bars]
         assert len(bars) == 24 and all(b > a for a, b in zip(moments, moments[1:], strict=False))
     # the official client sees the text: the repeated 01:00 names its fixed offset
-    app = _HistoryApp().start(gateway.host, gateway.port, client_id + 2000)
+    app = RecordingApp().start(gateway.host, gateway.port, client_id + 2000)
     try:
         c = ApiContract()
         c.symbol, c.secType, c.exchange, c.currency = "BTC", "CRYPTO", "PAXOS", "USD"
@@ -122,10 +121,6 @@ def test_bars_are_strictly_increasing_across_the_dst_change(ib, gateway, client_
         app.stop()
     assert len(texts) == len(set(texts)) == 24
     assert "20251102 01:00:00 US/Eastern" in texts and "20251102 01:00:00 Etc/GMT+5" in texts
-
-
-class _HistoryApp(RecordingApp):
-    pass
 
 
 # ------------------------------------------------------------------ one market
