@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from ib_async import Contract, Option
 
+from .bars import store
 from .contracts import contract_text, resolve
 from .errors import IBXLError
 from .store import OPTION_DEF_COLUMNS
@@ -20,12 +21,6 @@ def trading_day() -> str:
     return pd.Timestamp.now(tz="America/New_York").strftime("%Y%m%d")
 
 
-def _store():  # noqa: ANN202 - the bar store (local or the hub's)
-    from .bars import store
-
-    return store()
-
-
 def chain_params(underlying: str) -> tuple[Any, Contract, dict]:
     """The connection, the underlying and its option parameters (from today's cache when there)."""
     from .connection import client
@@ -34,7 +29,7 @@ def chain_params(underlying: str) -> tuple[Any, Contract, dict]:
     und = resolve(underlying)
     key = contract_text(und)
     day = trading_day()
-    params = _store().chain_params(key, day)
+    params = store().chain_params(key, day)
     if params is None:
         chains = c.run(lambda: c.ib.reqSecDefOptParamsAsync(und.symbol, "", und.secType, und.conId))
         if not chains:
@@ -44,7 +39,7 @@ def chain_params(underlying: str) -> tuple[Any, Contract, dict]:
         main = ([x for x in smart if x.tradingClass == und.symbol] or smart)[0]
         params = {"und_conid": und.conId, "trading_class": main.tradingClass, "multiplier": main.multiplier,
                   "expirations": sorted(main.expirations), "strikes": sorted(float(k) for k in main.strikes)}
-        _store().put_chain_params(key, day, params)
+        store().put_chain_params(key, day, params)
     return c, und, params
 
 
@@ -110,7 +105,7 @@ def definitions(c: Any, und: Contract, params: dict, chosen: list[str]) -> pd.Da
     """Option contracts of the chosen expiries: today's cache, then one contract-details request
     for each expiry not yet fetched today (all sent at once)."""
     key, day = contract_text(und), trading_day()
-    cached = _store().option_defs(key, day, chosen)
+    cached = store().option_defs(key, day, chosen)
     missing = [e for e in chosen if e not in set(cached["expiry"])]
     if not missing:
         return cached
@@ -122,8 +117,8 @@ def definitions(c: Any, und: Contract, params: dict, chosen: list[str]) -> pd.Da
 
     fetched = c.run(fetch)
     for e, details in zip(missing, fetched, strict=True):
-        _store().put_option_defs(key, day, _defs_of(details, e))
-    return _store().option_defs(key, day, chosen)
+        store().put_option_defs(key, day, _defs_of(details, e))
+    return store().option_defs(key, day, chosen)
 
 
 def option_contract(und: Contract, row: Any) -> Option:

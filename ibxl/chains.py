@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from ib_async import Contract
 
+from .bars import store
 from .chain_defs import (
     chain_params,
     definitions,
@@ -57,12 +58,6 @@ SNAPSHOT_SECONDS = 12.0
 OPEN_INTEREST_WAIT = 3.0
 #: finished or abandoned jobs are forgotten after this many seconds
 JOB_TTL = 600.0
-
-
-def _store():  # noqa: ANN202 - the bar store (local or the hub's)
-    from .bars import store
-
-    return store()
 
 
 @on_hub
@@ -155,7 +150,7 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
     from .live import hold_generic
 
     day = trading_day()
-    known = _store().open_interest(day, [o.conId for o in job.options])
+    known = store().open_interest(day, [o.conId for o in job.options])
     want = [i for i, o in enumerate(job.options)
             if o.conId not in known and not job.rows.get(i, {}).get("open_interest", NAN) > 0]
     if job.open_interest:
@@ -169,7 +164,7 @@ async def _fill_open_interest(job: ChainJob, c: Any, budget: int) -> None:
                 v = open_interest_of(job.options[i], t)
                 if v == v:
                     fresh[job.options[i].conId] = v
-        _store().put_open_interest(day, fresh)
+        store().put_open_interest(day, fresh)
         known.update(fresh)
     for i, o in enumerate(job.options):
         if o.conId in known and i in job.rows and job.rows[i]["open_interest"] != job.rows[i]["open_interest"]:
