@@ -187,6 +187,48 @@ def test_panel_fills_in_and_streams_only_the_strikes_nearest_the_money(ibxl_sim)
     assert all(registry().line(t).refs == 0 for t in live), "closing the panel released its lines"
 
 
+def test_a_load_replaced_by_a_newer_one_opens_no_lines_and_sets_no_terms(ibxl_sim, monkeypatch):
+    """Changing the underlying while a chain loads: the old load opens no lasting lines for its chain
+    (the new load released the panel's lines) and its term structure does not replace the new one's."""
+    import threading
+
+    from ibxl.widgets import OptionChainPanel
+
+    # the real chain stream, held at its start until the test has replaced the first load
+    real_stream, real_chain = ibxl.chain_stream, ibxl.option_chain
+    gate, streams, terms_for = threading.Event(), [], []
+
+    def held_stream(underlying, *args, **kwargs):
+        streams.append(underlying)
+        assert gate.wait(30), "the test never opened the gate"
+        yield from real_stream(underlying, *args, **kwargs)
+
+    def recorded_chain(underlying, *args, **kwargs):
+        terms_for.append(underlying)
+        return real_chain(underlying, *args, **kwargs)
+
+    monkeypatch.setattr(ibxl, "chain_stream", held_stream)
+    monkeypatch.setattr(ibxl, "option_chain", recorded_chain)
+    panel = OptionChainPanel("GOOGL", strikes=4, live_lines=6, refresh=0)
+    try:
+        deadline = time.monotonic() + 30
+        while not streams and time.monotonic() < deadline:  # the GOOGL load waits at the gate
+            time.sleep(0.01)
+        assert streams == ["GOOGL"]
+        panel.underlying.value = "MSFT"
+        panel.expiry.options = []  # GOOGL's expiries: the MSFT load takes its nearest
+        panel.load()
+        gate.set()
+        while time.monotonic() < deadline and (panel.terms is None or len(panel.live_contracts()) < 6):
+            time.sleep(0.02)
+        assert panel.terms is not None and len(panel.live_contracts()) == 6, panel.status.value
+        assert all(t.startswith("MSFT ") for t in panel.live_contracts()), panel.live_contracts()
+        assert terms_for == ["MSFT"], "the replaced load fetched no term structure"
+        assert set(panel.chain["contract"].str.split().str[0]) == {"MSFT"}
+    finally:
+        panel.close()
+
+
 def test_bad_settings_name_the_problem():
     from ib_async import Option
 

@@ -15,7 +15,6 @@ never get it (the resize fights their recalculation).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import xlwings as xw
@@ -40,10 +39,7 @@ def uses_legacy_resize(spec: WorksheetFunction, legacy: bool) -> bool:
 def udf(spec: WorksheetFunction, legacy: bool = False) -> Any:
     """The xlwings UDF of one declared worksheet function (same name, arguments and help)."""
     # an explicit signature, so that Excel shows the argument names (xlwings reads the argspec)
-    sig = inspect.signature(spec.fn)
-    params = ", ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
-                       for p in sig.parameters.values())
-    names = ", ".join(sig.parameters)
+    params, names = spec.stub_signature()
     namespace: dict[str, Any] = {"_target": spec.fn}
     exec(f"def {spec.name}({params}):\n    return _target({names})\n", namespace)  # names are declared ones
     fn = namespace[spec.name]

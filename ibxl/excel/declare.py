@@ -35,6 +35,15 @@ class WorksheetFunction:
         """The argument names, in order (the same in every host)."""
         return list(inspect.signature(self.fn).parameters)
 
+    def stub_signature(self) -> tuple[str, str]:
+        """The parameter list of a generated host function (``"contract, field='Last'"``) and the
+        names it passes on (``"contract, field"``), so that each host shows the argument names
+        (xlwings reads the generated function's argspec)."""
+        params = inspect.signature(self.fn).parameters.values()
+        declared = ", ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+                             for p in params)
+        return declared, ", ".join(p.name for p in params)
+
     @property
     def help(self) -> str:
         """The function's help text (its docstring, first paragraph joined on one line)."""

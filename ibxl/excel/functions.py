@@ -11,8 +11,6 @@ than a silently frozen price.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import threading
 import time
@@ -23,6 +21,7 @@ import ibxl
 from ibxl.live import field_name, latest
 from ibxl.trading import order_status
 
+from .accounts import account_arg
 from .declare import FUNCTIONS, WorksheetFunction, excel_safe, worksheet
 from .shapes import as_bool, cell, flat, is_blank, table
 
@@ -169,16 +168,12 @@ def IB_CONTRACT(contract: Any, field: Any = None) -> Any:
 @worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
 def IB_POSITIONS(account: Any = None) -> Any:
     """Positions of every managed account (or of one account, "DU1,DU2" or a range of ids)."""
-    from .accounts import account_arg
-
     return table(ibxl.positions(account_arg(account, "All")), index=False)
 
 
 @worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ONE})
 def IB_PORTFOLIO(account: Any = None) -> Any:
     """Positions marked to market, with unrealized and realized P&L (account: an id, "All" or a range)."""
-    from .accounts import account_arg
-
     return table(ibxl.portfolio(account_arg(account)), index=False)
 
 
@@ -189,8 +184,6 @@ def IB_PORTFOLIO(account: Any = None) -> Any:
 def IB_ACCOUNT(tag: Any = None, account: Any = None) -> Any:
     """One account figure (e.g. "NetLiquidation") or the whole account summary as a table
     (account: an id, or "All" or a range for a column per account and a Total)."""
-    from .accounts import account_arg
-
     acct = account_arg(account)
     if is_blank(tag):
         return table(ibxl.account_summary(account=acct))
@@ -202,24 +195,18 @@ def IB_ACCOUNT(tag: Any = None, account: Any = None) -> Any:
 @worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ONE})
 def IB_PNL(account: Any = None) -> Any:
     """Today's P&L: daily, unrealized and realized (account: an id, "All" or a range)."""
-    from .accounts import account_arg
-
     return table(ibxl.pnl(account_arg(account)))
 
 
 @worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
 def IB_ORDERS(account: Any = None) -> Any:
     """This session's orders and their live status (account: blank for all, an id or a range)."""
-    from .accounts import account_arg
-
     return table(ibxl.orders(account=account_arg(account, "All")), index=False)
 
 
 @worksheet(volatile=True, spills=True, args={"account": ACCOUNT_ALL})
 def IB_EXECUTIONS(account: Any = None) -> Any:
     """This session's fills with commissions (account: blank for all, an id or a range)."""
-    from .accounts import account_arg
-
     return table(ibxl.executions(account_arg(account, "All")), index=False)
 
 
@@ -341,11 +328,9 @@ def IB_CANCEL(key: Any, arm: Any = False) -> Any:
 
 
 # ------------------------------------------------------------ worksheet functions declared elsewhere
-#: modules of ``ibxl.excel`` whose ``@worksheet`` functions join ``FUNCTIONS`` (one line per module)
-MODULES = (
-    "strategy_functions",
-    "risk_functions",
-)
-for _module in MODULES:
-    if importlib.util.find_spec(f"{__package__}.{_module}") is not None:
-        importlib.import_module(f"{__package__}.{_module}")
+# importing these modules declares their @worksheet functions into FUNCTIONS; they are imported
+# last, in this order, so that FUNCTIONS (and each host's function list) keeps declaration order
+from . import strategy_functions as strategy_functions  # noqa: E402
+
+# isort: split
+from . import risk_functions as risk_functions  # noqa: E402

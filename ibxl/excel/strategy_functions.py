@@ -15,12 +15,12 @@ import numpy as np
 import ibxl
 
 from .declare import worksheet
-from .shapes import flat, is_blank
+from .shapes import EXCEL_EPOCH, flat, is_blank
 
 
 def _expiry(value: Any) -> Any:
     """YYYYMMDD text from a cell: text, a number such as 20261218, an Excel date, or a range of two."""
-    items = [x for x in flat(value) if not is_blank(x)] if isinstance(value, list | tuple) else [value]
+    items = flat(value) if isinstance(value, list | tuple) else [value]
     out = []
     for v in items:
         if is_blank(v):
@@ -30,7 +30,7 @@ def _expiry(value: Any) -> Any:
         elif isinstance(v, int | float):
             n = int(v)
             # small numbers are Excel date serials (days since 1899-12-30)
-            out.append((date(1899, 12, 30) + timedelta(days=n)).strftime("%Y%m%d") if n < 100000 else str(n))
+            out.append((EXCEL_EPOCH + timedelta(days=n)).strftime("%Y%m%d") if n < 100000 else str(n))
         else:
             out.extend(p for p in str(v).replace(";", ",").split(",") if p.strip())
     return out[0] if len(out) == 1 else out or None
@@ -47,7 +47,7 @@ def IB_STRATEGY(kind: Any, underlying: Any, expiry: Any, strikes: Any, right: An
         from ibxl.strategies import KINDS
 
         raise ValueError("kind is empty - give one of " + ", ".join(KINDS))
-    ks = [x for x in flat(strikes) if not is_blank(x)] if isinstance(strikes, list | tuple) else strikes
+    ks = flat(strikes) if isinstance(strikes, list | tuple) else strikes
     return str(ibxl.strategy(str(kind), "" if is_blank(underlying) else str(underlying), _expiry(expiry), ks,
                              None if is_blank(right) else str(right)))
 

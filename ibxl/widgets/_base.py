@@ -9,7 +9,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +179,23 @@ def fmt(value: Any, digits: int = 2) -> str:
     if abs(v) >= 1e6:
         return f"{v:,.0f}"
     return f"{v:,.{digits}f}"
+
+
+def figures_html(figures: dict[str, Any]) -> str:
+    """Headline figures side by side: each label small above its value (formatted with :func:`fmt`)."""
+    return "".join(f"<div class='ibxl-figure' style='display:inline-block;margin:4px 14px'>"
+                   f"<div style='color:#555;font-size:85%'>{html.escape(k)}</div>"
+                   f"<div class='ibxl-figure-value' style='font-size:120%'>{fmt(v)}</div></div>"
+                   for k, v in figures.items())
+
+
+def table_html(columns: Iterable[str], rows: Iterable[Iterable[str]], row_class: str = "") -> str:
+    """An ``ibxl-table`` with a header of ``columns`` and one right-aligned row per item of ``rows``
+    (cell text already formatted and escaped); ``row_class`` names each body row's class."""
+    tr = f"<tr class='{row_class}'>" if row_class else "<tr>"
+    body = "".join(tr + "".join(f"<td style='text-align:right;padding:2px 6px'>{v}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return "<table class='ibxl-table'><tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>" + body + "</table>"
 
 
 def show(out: W.Output, fig: Any) -> None:

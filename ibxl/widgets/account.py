@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from concurrent.futures import Future
 
 import ipywidgets as W
@@ -12,7 +11,7 @@ import pandas as pd
 import ibxl
 from ibxl import analytics
 
-from ._base import Panel, fmt, show
+from ._base import Panel, figures_html, fmt, show, table_html
 
 KEY_FIGURES = ("NetLiquidation", "TotalCashValue", "BuyingPower", "InitMarginReq", "RealizedPnL", "UnrealizedPnL")
 
@@ -76,21 +75,14 @@ class AccountPanel(Panel):
         return self.run_in_background(fetch, done, busy="loading the account…")
 
     def render(self) -> None:
-        cells = "".join(f"<div class='ibxl-figure' style='display:inline-block;margin:4px 14px'>"
-                        f"<div style='color:#555;font-size:85%'>{html.escape(k)}</div>"
-                        f"<div class='ibxl-figure-value' style='font-size:120%'>{fmt(v)}</div></div>"
-                        for k, v in {**self.figures, "DailyPnL": self.daily}.items())
-        self.summary.value = cells
+        self.summary.value = figures_html({**self.figures, "DailyPnL": self.daily})
         pf = self.portfolio
         if pf.empty:
             self.positions.value = "<i>no positions</i>"
             return
         cols = ["symbol", "sec_type", "position", "market_price", "market_value", "avg_cost", "unrealized_pnl",
                 "realized_pnl"]
-        rows = "".join("<tr>" + "".join(f"<td style='text-align:right;padding:2px 6px'>{fmt(r[c])}</td>"
-                                        for c in cols) + "</tr>" for _, r in pf.iterrows())
-        self.positions.value = ("<table class='ibxl-table'><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-                                + rows + "</table>")
+        self.positions.value = table_html(cols, ([fmt(r[c]) for c in cols] for _, r in pf.iterrows()))
         fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.6))
         analytics.allocation(pf, "sec_type").plot.pie(ax=a, autopct="%.0f%%", ylabel="", title="by asset class")
         analytics.allocation(pf, "symbol").plot.bar(ax=b, title="by symbol")

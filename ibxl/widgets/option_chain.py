@@ -86,7 +86,7 @@ class OptionChainPanel(Panel):
         generation = self._generation
         self._release_lines()
 
-        def fetch() -> tuple[pd.DataFrame, pd.DataFrame]:
+        def fetch() -> tuple[pd.DataFrame, pd.DataFrame | None]:
             main = pd.DataFrame()
             for main in ibxl.chain_stream(und, expiries=[exp] if exp else None, strikes=n):
                 if self.closed or generation != self._generation:
@@ -94,16 +94,19 @@ class OptionChainPanel(Panel):
                 self.chain, self.loaded, self.total = main, main.attrs["loaded"], main.attrs["total"]
                 self.set_status(f"loading {self.loaded}/{self.total}…")
                 self.mark_dirty()
-            if generation == self._generation and not main.empty:
+            if generation != self._generation:
+                # a newer load replaced this one (and released the lines): open nothing for the old chain
+                return main, None
+            if not main.empty:
                 self._set_legs(main, exp)
             self._open_lines(main)
             terms = ibxl.option_chain(und, expiries=ibxl.expiries(und)[:4], strikes=1)
             return main, terms
 
-        def done(result: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-            df, self.terms = result
+        def done(result: tuple[pd.DataFrame, pd.DataFrame | None]) -> None:
+            df, terms = result
             if generation == self._generation:
-                self.chain = df
+                self.chain, self.terms = df, terms
 
         self.run_in_background(fetch, done, busy=f"loading the {und} chain…")
 

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 import ibxl
 
-from ._base import DOWN_COLOUR, UP_COLOUR, Panel, change_colour, error_text, fmt
+from ._base import Panel, change_colour, error_text, fmt
 from .charts import sparkline
 
 
@@ -121,7 +121,7 @@ class QuoteBoard(Panel):
                 self._history[key].append(price)
                 self._last[key] = price
             moved = 0.0 if prev is None else price - prev
-            tick = UP_COLOUR if moved > 0 else DOWN_COLOUR if moved < 0 else "inherit"
+            tick = change_colour(moved)
             chg = change_colour(row["change"])
             stale = " <span style='color:#b00020'>(stale)</span>" if row["stale"] else ""
             lines.append(

@@ -13,7 +13,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 import ibxl
 
-from ._base import Panel, fmt, show
+from ._base import Panel, figures_html, fmt, show, table_html
 
 #: the totals shown as figures at the top, by risk-table column
 TOTALS = {"market_value": "Market value", "delta": "Delta", "dollar_delta": "Dollar delta",
@@ -70,17 +70,10 @@ class RiskPanel(Panel):
         v = self.var.iloc[-1]
         figures[f"VaR {v['confidence']:.0%} 1d"] = v["var"]
         figures["Expected shortfall"] = v["expected_shortfall"]
-        self.totals.value = "".join(
-            f"<div class='ibxl-figure' style='display:inline-block;margin:4px 14px'>"
-            f"<div style='color:#555;font-size:85%'>{html.escape(k)}</div>"
-            f"<div class='ibxl-figure-value' style='font-size:120%'>{fmt(val)}</div></div>"
-            for k, val in figures.items())
+        self.totals.value = figures_html(figures)
         cols = (["account"] if self.risk["account"].nunique() > 1 else []) + TABLE_COLUMNS
-        body = "".join("<tr class='ibxl-risk-row'>" + "".join(
-            f"<td style='text-align:right;padding:2px 6px'>{fmt(r[c]) if c != 'contract' else html.escape(r[c])}"
-            f"</td>" for c in cols) + "</tr>" for _, r in self.risk.iterrows())
-        self.table.value = ("<table class='ibxl-table'><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-                            + body + "</table>")
+        rows = ([fmt(r[c]) if c != "contract" else html.escape(r[c]) for c in cols] for _, r in self.risk.iterrows())
+        self.table.value = table_html(cols, rows, row_class="ibxl-risk-row")
         self._draw_heatmap()
 
     def _draw_heatmap(self) -> None:

@@ -11,7 +11,6 @@ stream holds (market-data lines) is given back when the cell is deleted or chang
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -53,10 +52,7 @@ async def stream(spec: WorksheetFunction, args: tuple[Any, ...]) -> AsyncIterato
 
 def custom_function(spec: WorksheetFunction) -> Any:
     """The xlwings Server function of one declared worksheet function (same arguments and help)."""
-    sig = inspect.signature(spec.fn)
-    params = ", ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
-                       for p in sig.parameters.values())
-    names = ", ".join(sig.parameters)
+    params, names = spec.stub_signature()
     name = server_name(spec)
     namespace: dict[str, Any] = {"_spec": spec, "_stream": stream}
     if spec.streams:
