@@ -186,7 +186,7 @@ class History:
         if inst.lastTradeDateOrContractMonth:
             exp = datetime.strptime(inst.lastTradeDateOrContractMonth[:8].ljust(8, "1"), "%Y%m%d").date()
             first = max(first, exp - timedelta(days=365 if inst.secType == "FUT" else 270))
-        cal = self._cal(inst)
+        cal = inst.calendar
         day = first
         for _ in range(10):
             sessions = self.calendar.sessions(cal, day, rth)
@@ -216,19 +216,15 @@ class History:
         return sorted(counts.items())
 
     # ------------------------------------------------------------ internals
-    def _cal(self, inst: Instrument) -> str:
-        # every instrument keeps its own exchange's hours, even when it follows another's path
-        return inst.calendar
-
     def _start(self, req: HistoryRequest) -> float:
         if req.unit == "S":
             return req.end - req.count
-        if req.unit == "D" and self.calendar.continuous(self._cal(req.inst)):
+        if req.unit == "D" and self.calendar.continuous(req.inst.calendar):
             # around the clock a trading day is 24 hours, so "1 D" just after midnight is not a few minutes
             return req.end - req.count * 86400
         if req.unit == "D":
             # D counts trading sessions, as TWS does: walk back that many sessions
-            cal = self._cal(req.inst)
+            cal = req.inst.calendar
             day = self.calendar.trading_day(cal, datetime.fromtimestamp(req.end, UTC))
             found = 0
             start = req.end
@@ -245,7 +241,7 @@ class History:
 
     def session_spans(self, inst: Instrument, start: float, end: float, rth: bool) -> list[tuple[int, int]]:
         """The trading sessions between two moments as merged, ordered (start, end) epoch seconds."""
-        cal = self._cal(inst)
+        cal = inst.calendar
         first = self.calendar.trading_day(cal, datetime.fromtimestamp(start, UTC)) - timedelta(days=1)
         last = self.calendar.trading_day(cal, datetime.fromtimestamp(end, UTC)) + timedelta(days=1)
         spans: list[tuple[float, float]] = []
@@ -340,7 +336,7 @@ class History:
         return Bar(t, round(v, 6), round(v * 1.03, 6), round(v * 0.97, 6), round(v, 6), -1.0, -1.0, -1)
 
     def _daily_bars(self, req: HistoryRequest) -> list[Bar]:
-        inst, cal = req.inst, self._cal(req.inst)
+        inst, cal = req.inst, req.inst.calendar
         end_day = self.calendar.trading_day(cal, datetime.fromtimestamp(req.end, UTC))
         span_days = {"S": max(1, req.count // 86400), "D": req.count, "W": req.count * 7,
                      "M": req.count * 31, "Y": req.count * 366}[req.unit]
