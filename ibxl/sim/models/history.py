@@ -21,10 +21,10 @@ from ..errors import HistoryError
 from .instruments import Instrument
 from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
 from .microstructure import Bar
+from .pacing import SMALL_BAR_SECONDS
 
 EXACT_DAYS = 7
-#: TWS serves bars of 30 seconds or less for the last six months only (error 162 beyond)
-SMALL_BAR_SECONDS = 30
+#: TWS serves bars of SMALL_BAR_SECONDS or less for the last six months only (error 162 beyond)
 SMALL_BAR_MAX_AGE = 182 * 86400
 _EPOCH_DAYS = EPOCH.toordinal() - 719163
 
