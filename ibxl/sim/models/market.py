@@ -287,7 +287,7 @@ class Market:
             tick = 0.05 if mid >= 3 else 0.01
             return max(tick, round_to_tick(mid * 0.03, tick))
         bps = _SPREAD_BPS.get(inst.secType, 2e-4)
-        return max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
+        return max(tick, round_to_tick(mid * bps, tick)) if bps else 0.0
 
     def option_greeks(self, inst: Instrument, ts: float | None = None, und_price: float | None = None) -> Greeks:
         """Model value and greeks of an option from its underlying's price and the smile."""
