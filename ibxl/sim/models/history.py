@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import HistoryError
 from .instruments import Instrument
-from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
+from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick, trade_lot
 from .microstructure import Bar
 from .pacing import SMALL_BAR_SECONDS
 
@@ -435,7 +435,7 @@ class _PathReader:
         self.inst = inst
         self.owner = market._path_owner(inst)  # noqa: SLF001 - futures follow their index's path
         self.vscale = market.volume_scale(inst)
-        self.lot = 100.0 if inst.secType == "STK" else 1.0
+        self.lot = trade_lot(inst)
         self.no_volume = inst.secType in ("IND", "CASH")
         self._carry = bool(inst.tracks)  # a future's carry, an ETF's ratio to its index
         self._second_vols: dict[int, np.ndarray] = {}

@@ -31,6 +31,13 @@ EPOCH = date(2010, 1, 1)
 #: 100,000 units on IDEALPRO (books show hundreds of thousands to millions), 5 contracts for
 #: futures, a tenth of a coin for crypto
 DISPLAY_LOT: dict[str, float] = {"STK": 100.0, "CASH": 100_000.0, "FUT": 5.0, "CRYPTO": 0.1}
+
+
+def trade_lot(inst: Instrument) -> float:
+    """The unit traded volume comes in: round lots of 100 for stocks, single units otherwise."""
+    return 100.0 if inst.secType == "STK" else 1.0
+
+
 HORIZON_DAYS = 365 * 30
 MINUTES = 1440
 _DAY = 86400
@@ -183,7 +190,7 @@ class Market:
                             weights[s0:e0] += (1.0 + 2.5 * (2 * pos - 1) ** 2) / (n * 1.8)
                         else:
                             weights[s0:e0] = np.maximum(weights[s0:e0], 0.05 / max(e - s, 1))
-        lot = 100.0 if inst.secType == "STK" else 1.0
+        lot = trade_lot(inst)
         vol = np.floor(base * weights * noise / lot) * lot
         return vol
 
@@ -345,7 +352,7 @@ class Market:
         """An instrument's fixed quoting terms (its tick, spread, lots), worked out once: a quote is
         built for every line on every beat, and these lookups were a good part of its cost."""
         terms = (inst, inst.is_option, inst.minTick or 0.01, _SPREAD_BPS.get(inst.secType, 2e-4),
-                 DISPLAY_LOT.get(inst.secType, 1.0), 100 if inst.secType == "STK" else 1, inst.secType == "IND")
+                 DISPLAY_LOT.get(inst.secType, 1.0), trade_lot(inst), inst.secType == "IND")
         self._terms[inst.conId] = terms
         return terms
 
