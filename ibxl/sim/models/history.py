@@ -386,7 +386,7 @@ class History:
         idx = min(max((day - EPOCH).days, 0), HORIZON_DAYS - 1)
         o, c = math.exp(path[idx]), math.exp(path[idx + 1])
         if inst.tracks:
-            carry = market.price(inst, label + 72000) / max(market.base_price(owner, label + 72000), 1e-9)
+            carry = market.track_scale(inst, label + 72000)
             o, c = o * carry, c * carry
         rng = np.random.default_rng([inst.conId, 21, idx])
         sigma = inst.volatility / math.sqrt(365.0)
@@ -444,7 +444,7 @@ class _PathReader:
         """Factor from the path owner's level to this instrument's price (a future's carry)."""
         if not self._carry:
             return 1.0
-        return self.market.price(self.inst, t) / self.market.base_price(self.owner, t)
+        return self.market.track_scale(self.inst, t)
 
     def minutes(self, m0: int, m1: int) -> _Segment:
         """Whole minutes [m0, m1) (epoch minutes), straight from the minute bars."""

@@ -266,6 +266,14 @@ class Market:
                 p *= math.exp(RATE * self.years_to_expiry(inst, eff))
         return p
 
+    def track_scale(self, inst: Instrument, ts: float) -> float:
+        """Factor from the path an instrument follows to its own price at ``ts`` (an index ETF's
+        ratio, a future's carry); 1 for an instrument with a path of its own."""
+        if not inst.tracks:
+            return 1.0
+        # the floor keeps a degenerate path level from dividing by zero
+        return self.price(inst, ts) / max(self.base_price(self._path_owner(inst), ts), 1e-9)
+
     def volume_scale(self, inst: Instrument) -> float:
         """Factor from the path owner's volume profile to this instrument's traded volume
         (0 for indices, which do not trade; a future trades its own volume on its index's path)."""
@@ -399,7 +407,7 @@ class Market:
             b = min(MINUTES, a + (t1 - m) + 1)
             seg_h, seg_l = bars.high[a:b], bars.low[a:b]
             if len(seg_h):
-                scale = self.price(inst, start) / self.base_price(owner, start) if inst.tracks else 1.0
+                scale = self.track_scale(inst, start)
                 hi = max(hi, float(seg_h.max()) * scale)
                 lo = min(lo, float(seg_l.min()) * scale)
                 vol += float(bars.volume[a:b].sum())
