@@ -131,15 +131,7 @@ def req_account_updates(s: Session, r: FieldReader) -> None:
     s.state["account_updates"] = account
     _send_account(s, account)
     s.send(Msg.ACCT_DOWNLOAD_END, 1, account)
-    last = [s.gateway.clock.time()]
-
-    def refresh(now: float) -> None:
-        if now - last[0] >= ACCOUNT_REFRESH:
-            last[0] = now
-            _send_account(s, account)
-
-    handle = s.gateway.pulse.add(refresh)
-    s.add_subscription("account_updates", 0, lambda: s.gateway.pulse.remove(handle))
+    _refresh_on_pulse(s, "account_updates", 0, ACCOUNT_REFRESH, lambda: _send_account(s, account))
 
 
 @handles(Req.POSITIONS)
@@ -215,17 +207,25 @@ def _stream_pnl(s: Session, kind: str, req_id: int, values: Callable[[], tuple[o
     """Send ``values()`` now and then every PNL_REFRESH seconds until the subscription is cancelled
     (reqPnL and reqPnLSingle share this loop; only what they send differs)."""
     msg = Msg.PNL if kind == "pnl" else Msg.PNL_SINGLE
-    last = [0.0]
+    sent = s.gateway.clock.time()
+    s.send_update(msg, req_id, *values())
+    _refresh_on_pulse(s, kind, req_id, PNL_REFRESH, lambda: s.send_update(msg, req_id, *values()), sent)
 
-    def update(now: float) -> None:
-        if now - last[0] < PNL_REFRESH:
-            return
-        last[0] = now
-        s.send_update(msg, req_id, *values())
 
-    update(s.gateway.clock.time())
-    handle = s.gateway.pulse.add(update)
-    s.add_subscription(kind, req_id, lambda: s.gateway.pulse.remove(handle))
+def _refresh_on_pulse(s: Session, kind: str, key: int, every: float, send: Callable[[], object],
+                      sent: float | None = None) -> None:
+    """Call ``send`` on the gateway's pulse every ``every`` seconds, counted from ``sent`` (when the
+    caller sent the first figures; default now), until the session's ``(kind, key)`` subscription
+    is cancelled."""
+    last = [s.gateway.clock.time() if sent is None else sent]
+
+    def refresh(now: float) -> None:
+        if now - last[0] >= every:
+            last[0] = now
+            send()
+
+    handle = s.gateway.pulse.add(refresh)
+    s.add_subscription(kind, key, lambda: s.gateway.pulse.remove(handle))
 
 
 @handles(Req.PNL)
@@ -296,15 +296,8 @@ def req_account_updates_multi(s: Session, r: FieldReader) -> None:
         broker.account(acct, req_id=req_id)
     _send_account_multi(s, req_id, accounts, model)
     # like reqAccountUpdates, the figures keep coming until the request is cancelled
-    last = [s.gateway.clock.time()]
-
-    def refresh(now: float) -> None:
-        if now - last[0] >= ACCOUNT_REFRESH:
-            last[0] = now
-            _send_account_multi(s, req_id, accounts, model)
-
-    handle = s.gateway.pulse.add(refresh)
-    s.add_subscription("account_updates_multi", req_id, lambda: s.gateway.pulse.remove(handle))
+    _refresh_on_pulse(s, "account_updates_multi", req_id, ACCOUNT_REFRESH,
+                      lambda: _send_account_multi(s, req_id, accounts, model))
 
 
 @handles(Req.CANCEL_ACCOUNT_UPDATES_MULTI)

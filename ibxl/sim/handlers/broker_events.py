@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 
 def audience(gateway: Gateway, client_id: int) -> list[Session]:
     """The live sessions told about an order of ``client_id``: its own, client 0 and auto-bound ones."""
-    out = [x for x in gateway.sessions if not x.closed and x.client_id is not None
-           and (x.client_id == client_id or x.client_id == 0 or x.state.get("auto_bind"))]
-    return list(dict.fromkeys(out))
+    return [x for x in gateway.sessions if not x.closed and x.client_id is not None
+            and (x.client_id == client_id or x.client_id == 0 or x.state.get("auto_bind"))]
 
 
 def install(gateway: Gateway) -> Callable[[], None]:

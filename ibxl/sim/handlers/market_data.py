@@ -95,7 +95,7 @@ class MarketDataStream:
         """Send what changed since the last update."""
         s = self.session
         market = s.gateway.market
-        delayed = self.data_type in (3, 4)
+        delayed = self.delayed
         moment = now - DELAY_SECONDS if delayed else now
         q = combo_quote(market, self.combo, moment) if self.combo else market.quote(self.inst, moment)
         trades = has_trades(self.inst)

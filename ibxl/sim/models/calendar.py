@@ -46,7 +46,6 @@ _SPECS: dict[str, _Spec] = {
     "fx": _Spec(NEW_YORK, "US/Eastern", "fx"),
     "crypto": _Spec(NEW_YORK, "US/Eastern", "crypto"),
 }
-CALENDARS = tuple(_SPECS)
 
 
 def _spec(calendar: str) -> _Spec:
@@ -137,7 +136,8 @@ class TradingCalendar:
         """Today's date in the calendar's zone (the day ``always`` mode keeps open)."""
         return datetime.fromtimestamp(self.now(), _spec(calendar).tz).date()
 
-    def _spans(self, calendar: str, day: date, rth: bool) -> list[Span]:
+    def session_spans(self, calendar: str, day: date, rth: bool = False) -> list[Span]:
+        """The session(s) of one trading day as (start, end) epoch seconds (empty when closed)."""
         spans = _table(calendar).get(day)
         if self.mode == "always" and day == self.current_day(calendar):
             # today stays open around the clock: from its real open (or midnight) to midnight
@@ -150,18 +150,10 @@ class TradingCalendar:
             return []
         return [spans[1] if rth else spans[0]]
 
-    def session_spans(self, calendar: str, day: date, rth: bool = False) -> list[Span]:
-        """The session(s) of one trading day as (start, end) epoch seconds (empty when closed)."""
-        return self._spans(calendar, day, rth)
-
-    def trades_on(self, calendar: str, day: date) -> bool:
-        """True when the market has a session on this (local) trading day."""
-        return bool(self._spans(calendar, day, False))
-
     def sessions(self, calendar: str, day: date, rth: bool = False) -> list[tuple[datetime, datetime]]:
         """The session(s) of one trading day as aware UTC (start, end) pairs."""
         return [(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC))
-                for s, e in self._spans(calendar, day, rth)]
+                for s, e in self.session_spans(calendar, day, rth)]
 
     def continuous(self, calendar: str) -> bool:
         """True when the calendar trades around the clock every day (crypto)."""
@@ -172,7 +164,7 @@ class TradingCalendar:
         t = ts.timestamp()
         local = ts.astimezone(self.timezone(calendar)).date()
         for day in (local, local + timedelta(days=1)):
-            for start, end in self._spans(calendar, day, rth):
+            for start, end in self.session_spans(calendar, day, rth):
                 if start <= t < end:
                     return True
         return False
@@ -195,7 +187,7 @@ class TradingCalendar:
         parts = []
         for i in range(days):
             day = first + timedelta(days=i)
-            sess = self._spans(calendar, day, rth)
+            sess = self.session_spans(calendar, day, rth)
             if not sess:
                 parts.append(f"{day:%Y%m%d}:CLOSED")
                 continue
@@ -203,13 +195,6 @@ class TradingCalendar:
                 s, e = datetime.fromtimestamp(start, tz), datetime.fromtimestamp(end, tz)
                 parts.append(f"{s:%Y%m%d:%H%M}-{e:%Y%m%d:%H%M}")
         return ";".join(parts)
-
-    def previous_trading_day(self, calendar: str, day: date) -> date:
-        """The last trading day strictly before ``day``."""
-        d = day - timedelta(days=1)
-        while not self.trades_on(calendar, d) and d > FIRST_DAY:
-            d -= timedelta(days=1)
-        return d
 
     def next_business_day_on_or_before(self, day: date) -> date:
         """``day`` moved back over weekends and NYSE holidays (for expiry dates)."""

@@ -42,6 +42,11 @@ class Leg:
         return {"con_id": self.con_id, "ratio": self.ratio, "action": self.action, "exchange": self.exchange}
 
 
+def legs_description(legs: Iterable[Leg]) -> str:
+    """Legs as TWS's comboLegsDescrip shows them: ``conId|signed ratio`` per leg, comma separated."""
+    return ",".join(f"{leg.con_id}|{leg.sign * leg.ratio}" for leg in legs)
+
+
 @dataclass(frozen=True)
 class Combo:
     """A resolved combo: its legs and their instruments."""
@@ -62,7 +67,7 @@ class Combo:
 
     def description(self) -> str:
         """The legs as TWS's comboLegsDescrip shows them: ``conId|signed ratio,...``."""
-        return ",".join(f"{leg.con_id}|{leg.sign * leg.ratio}" for leg in self.legs)
+        return legs_description(self.legs)
 
     def pairs(self) -> Iterable[tuple[Leg, Instrument]]:
         """Each leg with its instrument."""

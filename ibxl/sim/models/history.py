@@ -19,12 +19,12 @@ import numpy as np
 
 from ..errors import HistoryError
 from .instruments import Instrument
-from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick
+from .market import EPOCH, HORIZON_DAYS, MINUTES, Market, round_to_tick, trade_lot
 from .microstructure import Bar
+from .pacing import SMALL_BAR_SECONDS
 
 EXACT_DAYS = 7
-#: TWS serves bars of 30 seconds or less for the last six months only (error 162 beyond)
-SMALL_BAR_SECONDS = 30
+#: TWS serves bars of SMALL_BAR_SECONDS or less for the last six months only (error 162 beyond)
 SMALL_BAR_MAX_AGE = 182 * 86400
 _EPOCH_DAYS = EPOCH.toordinal() - 719163
 
@@ -186,7 +186,7 @@ class History:
         if inst.lastTradeDateOrContractMonth:
             exp = datetime.strptime(inst.lastTradeDateOrContractMonth[:8].ljust(8, "1"), "%Y%m%d").date()
             first = max(first, exp - timedelta(days=365 if inst.secType == "FUT" else 270))
-        cal = self._cal(inst)
+        cal = inst.calendar
         day = first
         for _ in range(10):
             sessions = self.calendar.sessions(cal, day, rth)
@@ -216,19 +216,15 @@ class History:
         return sorted(counts.items())
 
     # ------------------------------------------------------------ internals
-    def _cal(self, inst: Instrument) -> str:
-        # every instrument keeps its own exchange's hours, even when it follows another's path
-        return inst.calendar
-
     def _start(self, req: HistoryRequest) -> float:
         if req.unit == "S":
             return req.end - req.count
-        if req.unit == "D" and self.calendar.continuous(self._cal(req.inst)):
+        if req.unit == "D" and self.calendar.continuous(req.inst.calendar):
             # around the clock a trading day is 24 hours, so "1 D" just after midnight is not a few minutes
             return req.end - req.count * 86400
         if req.unit == "D":
             # D counts trading sessions, as TWS does: walk back that many sessions
-            cal = self._cal(req.inst)
+            cal = req.inst.calendar
             day = self.calendar.trading_day(cal, datetime.fromtimestamp(req.end, UTC))
             found = 0
             start = req.end
@@ -245,7 +241,7 @@ class History:
 
     def session_spans(self, inst: Instrument, start: float, end: float, rth: bool) -> list[tuple[int, int]]:
         """The trading sessions between two moments as merged, ordered (start, end) epoch seconds."""
-        cal = self._cal(inst)
+        cal = inst.calendar
         first = self.calendar.trading_day(cal, datetime.fromtimestamp(start, UTC)) - timedelta(days=1)
         last = self.calendar.trading_day(cal, datetime.fromtimestamp(end, UTC)) + timedelta(days=1)
         spans: list[tuple[float, float]] = []
@@ -340,7 +336,7 @@ class History:
         return Bar(t, round(v, 6), round(v * 1.03, 6), round(v * 0.97, 6), round(v, 6), -1.0, -1.0, -1)
 
     def _daily_bars(self, req: HistoryRequest) -> list[Bar]:
-        inst, cal = req.inst, self._cal(req.inst)
+        inst, cal = req.inst, req.inst.calendar
         end_day = self.calendar.trading_day(cal, datetime.fromtimestamp(req.end, UTC))
         span_days = {"S": max(1, req.count // 86400), "D": req.count, "W": req.count * 7,
                      "M": req.count * 31, "Y": req.count * 366}[req.unit]
@@ -390,7 +386,7 @@ class History:
         idx = min(max((day - EPOCH).days, 0), HORIZON_DAYS - 1)
         o, c = math.exp(path[idx]), math.exp(path[idx + 1])
         if inst.tracks:
-            carry = market.price(inst, label + 72000) / max(market.base_price(owner, label + 72000), 1e-9)
+            carry = market.track_scale(inst, label + 72000)
             o, c = o * carry, c * carry
         rng = np.random.default_rng([inst.conId, 21, idx])
         sigma = inst.volatility / math.sqrt(365.0)
@@ -439,7 +435,7 @@ class _PathReader:
         self.inst = inst
         self.owner = market._path_owner(inst)  # noqa: SLF001 - futures follow their index's path
         self.vscale = market.volume_scale(inst)
-        self.lot = 100.0 if inst.secType == "STK" else 1.0
+        self.lot = trade_lot(inst)
         self.no_volume = inst.secType in ("IND", "CASH")
         self._carry = bool(inst.tracks)  # a future's carry, an ETF's ratio to its index
         self._second_vols: dict[int, np.ndarray] = {}
@@ -448,7 +444,7 @@ class _PathReader:
         """Factor from the path owner's level to this instrument's price (a future's carry)."""
         if not self._carry:
             return 1.0
-        return self.market.price(self.inst, t) / self.market.base_price(self.owner, t)
+        return self.market.track_scale(self.inst, t)
 
     def minutes(self, m0: int, m1: int) -> _Segment:
         """Whole minutes [m0, m1) (epoch minutes), straight from the minute bars."""

@@ -31,6 +31,13 @@ EPOCH = date(2010, 1, 1)
 #: 100,000 units on IDEALPRO (books show hundreds of thousands to millions), 5 contracts for
 #: futures, a tenth of a coin for crypto
 DISPLAY_LOT: dict[str, float] = {"STK": 100.0, "CASH": 100_000.0, "FUT": 5.0, "CRYPTO": 0.1}
+
+
+def trade_lot(inst: Instrument) -> float:
+    """The unit traded volume comes in: round lots of 100 for stocks, single units otherwise."""
+    return 100.0 if inst.secType == "STK" else 1.0
+
+
 HORIZON_DAYS = 365 * 30
 MINUTES = 1440
 _DAY = 86400
@@ -183,7 +190,7 @@ class Market:
                             weights[s0:e0] += (1.0 + 2.5 * (2 * pos - 1) ** 2) / (n * 1.8)
                         else:
                             weights[s0:e0] = np.maximum(weights[s0:e0], 0.05 / max(e - s, 1))
-        lot = 100.0 if inst.secType == "STK" else 1.0
+        lot = trade_lot(inst)
         vol = np.floor(base * weights * noise / lot) * lot
         return vol
 
@@ -259,6 +266,14 @@ class Market:
                 p *= math.exp(RATE * self.years_to_expiry(inst, eff))
         return p
 
+    def track_scale(self, inst: Instrument, ts: float) -> float:
+        """Factor from the path an instrument follows to its own price at ``ts`` (an index ETF's
+        ratio, a future's carry); 1 for an instrument with a path of its own."""
+        if not inst.tracks:
+            return 1.0
+        # the floor keeps a degenerate path level from dividing by zero
+        return self.price(inst, ts) / max(self.base_price(self._path_owner(inst), ts), 1e-9)
+
     def volume_scale(self, inst: Instrument) -> float:
         """Factor from the path owner's volume profile to this instrument's traded volume
         (0 for indices, which do not trade; a future trades its own volume on its index's path)."""
@@ -287,7 +302,7 @@ class Market:
             tick = 0.05 if mid >= 3 else 0.01
             return max(tick, round_to_tick(mid * 0.03, tick))
         bps = _SPREAD_BPS.get(inst.secType, 2e-4)
-        return max(tick, round(round(mid * bps / tick) * tick, 10)) if bps else 0.0
+        return max(tick, round_to_tick(mid * bps, tick)) if bps else 0.0
 
     def option_greeks(self, inst: Instrument, ts: float | None = None, und_price: float | None = None) -> Greeks:
         """Model value and greeks of an option from its underlying's price and the smile."""
@@ -345,7 +360,7 @@ class Market:
         """An instrument's fixed quoting terms (its tick, spread, lots), worked out once: a quote is
         built for every line on every beat, and these lookups were a good part of its cost."""
         terms = (inst, inst.is_option, inst.minTick or 0.01, _SPREAD_BPS.get(inst.secType, 2e-4),
-                 DISPLAY_LOT.get(inst.secType, 1.0), 100 if inst.secType == "STK" else 1, inst.secType == "IND")
+                 DISPLAY_LOT.get(inst.secType, 1.0), trade_lot(inst), inst.secType == "IND")
         self._terms[inst.conId] = terms
         return terms
 
@@ -392,7 +407,7 @@ class Market:
             b = min(MINUTES, a + (t1 - m) + 1)
             seg_h, seg_l = bars.high[a:b], bars.low[a:b]
             if len(seg_h):
-                scale = self.price(inst, start) / self.base_price(owner, start) if inst.tracks else 1.0
+                scale = self.track_scale(inst, start)
                 hi = max(hi, float(seg_h.max()) * scale)
                 lo = min(lo, float(seg_l.min()) * scale)
                 vol += float(bars.volume[a:b].sum())

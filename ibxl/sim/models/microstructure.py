@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .instruments import Instrument
-from .market import DISPLAY_LOT, EPOCH, MINUTES, Market, round_to_tick
+from .market import DISPLAY_LOT, EPOCH, MINUTES, Market, round_to_tick, trade_lot
 
 _EPOCH_DAYS = (EPOCH.toordinal() - 719163)
 DEPTH_VENUES = ("NSDQ", "ARCA", "BATS", "EDGX", "IEX", "NYSE", "MEMX", "BYX")
@@ -55,7 +55,7 @@ def second_volume(market: Market, inst: Instrument, second: int) -> float:
     vol = float(bars.volume[minute % MINUTES]) * market.volume_scale(inst)
     rng = np.random.default_rng([inst.conId, 7, minute])
     weights = rng.dirichlet(np.ones(60))
-    lot = 100.0 if inst.secType == "STK" else 1.0
+    lot = trade_lot(inst)
     return float(np.floor(vol * weights[second % 60] / lot) * lot)
 
 

@@ -14,6 +14,7 @@ from ..config import Limits
 from ..errors import HistoryError
 
 PACING_TEXT = "Historical data request pacing violation"
+#: bars of this many seconds or less are "small": stricter pacing, and six months of history only
 SMALL_BAR_SECONDS = 30
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..models.broker.orders import Condition, Fill, SimOrder
+from ..models.combos import Leg, legs_description
 from ..models.instruments import Instrument
 from ..models.universe import ContractQuery
 from .contracts import read_combo_legs, read_contract
@@ -176,7 +177,8 @@ def open_order(o: SimOrder, inst: Instrument, state: dict[str, float] | None = N
     f += ["", o.good_till_date, "", "", "", 0, "", -1, 0, "", "", "", "", "", o.display_size, False, False, False,
           "", o.oca_type, False, False, "", o.parent_id, 0, "", 0, "", ""]
     # continuousUpdate .. comboLegsDescrip (7), combo legs, order combo legs, smart combo params
-    f += [False, 0, _opt(o.trail_stop_price), _opt(o.trailing_percent), "", "", _combo_description(o)]
+    f += [False, 0, _opt(o.trail_stop_price), _opt(o.trailing_percent), "", "",
+          legs_description(Leg(**leg) for leg in o.combo_legs)]
     f += [len(o.combo_legs)]
     for leg in o.combo_legs:
         f += [leg["con_id"], leg["ratio"], leg["action"], leg["exchange"], 0, 0, "", -1]
@@ -198,12 +200,6 @@ def open_order(o: SimOrder, inst: Instrument, state: dict[str, float] | None = N
     f += ["None", "", _opt(o.trail_stop_price), "", "", "", "", 0, "", "", "", "", False, False, False, False,
           "", "", False, "", "", "", "", ""]
     return f
-
-
-def _combo_description(o: SimOrder) -> str:
-    """TWS's comboLegsDescrip: ``conId|signed ratio`` per leg."""
-    return ",".join(f"{leg['con_id']}|{leg['ratio'] if leg['action'] == 'BUY' else -leg['ratio']}"
-                    for leg in o.combo_legs)
 
 
 def _condition_fields(c: Condition) -> list[object]:

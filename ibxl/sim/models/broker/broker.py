@@ -550,50 +550,48 @@ class Broker:
         acct = self.account(order.account)
         fee = fill_commission(inst, order.filled, order.avg_fill_price, qty, price)
         realized = acct.apply_fill(inst, order.sign * qty, price, fee, self._day())
-        order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
-        order.filled += qty
-        order.last_fill_price = price
-        if order.remaining <= 1e-9:
-            order.status = "Filled"
-        fill = Fill(f"0000{order.perm_id:08x}.{next(self._exec_seq):08x}.01.01", order.order_id, order.client_id,
+        self._book_fill(order, qty, price)
+        fill = Fill(self._exec_id(order), order.order_id, order.client_id,
                     order.perm_id, acct.account_id, inst.conId, "BOT" if order.sign > 0 else "SLD", qty, price, now,
                     order.filled, order.avg_fill_price, order.order_ref, fee, inst.currency,
                     realized if realized else 0.0, inst.primaryExchange or inst.exchange)
-        # the fill is on disk before any client hears of it
-        self.store.put_many([("orders", order.order_id, order.to_json()), ("executions", fill.exec_id, fill.to_json()),
-                             ("accounts", acct.account_id, acct.to_json())])
-        self.fills.append(fill)
-        self._emit("order", order)
-        self._emit("execution", fill)
-        self._emit("account", acct.account_id)
-        if order.status == "Filled":
-            self._after_fill(order, qty)
-        elif order.oca_group:
-            self._oca(order, qty)
+        self._commit_fills(order, acct, [fill], qty)
 
     def _fill_combo(self, order: SimOrder, combo: Combo, qty: float, net: float, now: float) -> None:
         """Fill ``qty`` combo units at ``net``: every leg trades together, one execution (and
         commission) per leg, at leg prices that add up to the net."""
         acct = self.account(order.account)
         prices = legs_for_net(self.market, combo, order.action == "BUY", net, now)
-        price = net_price(combo, prices)
-        order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
-        order.filled += qty
-        order.last_fill_price = price
-        if order.remaining <= 1e-9:
-            order.status = "Filled"
+        self._book_fill(order, qty, net_price(combo, prices))
         fills = []
         for (leg, leg_inst), px in zip(combo.pairs(), prices, strict=True):
             signed = order.sign * leg.sign * leg.ratio * qty
             fee = commission(leg_inst, abs(signed), px)
             realized = acct.apply_fill(leg_inst, signed, px, fee, self._day())
-            fills.append(Fill(f"0000{order.perm_id:08x}.{next(self._exec_seq):08x}.01.01", order.order_id,
+            fills.append(Fill(self._exec_id(order), order.order_id,
                               order.client_id, order.perm_id, acct.account_id, leg_inst.conId,
                               "BOT" if signed > 0 else "SLD", abs(signed), px, now, abs(signed), px, order.order_ref,
                               fee, leg_inst.currency, realized if realized else 0.0,
                               leg.exchange if leg.exchange != "SMART" else (leg_inst.primaryExchange
                                                                             or leg_inst.exchange)))
-        # every leg's fill is on disk before any client hears of any of them
+        self._commit_fills(order, acct, fills, qty)
+
+    @staticmethod
+    def _book_fill(order: SimOrder, qty: float, price: float) -> None:
+        """Add ``qty`` at ``price`` to the order's filled quantity, average and last price."""
+        order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
+        order.filled += qty
+        order.last_fill_price = price
+        if order.remaining <= 1e-9:
+            order.status = "Filled"
+
+    def _exec_id(self, order: SimOrder) -> str:
+        """The next execution id, in TWS's ``0000<permId>.<sequence>.01.01`` shape."""
+        return f"0000{order.perm_id:08x}.{next(self._exec_seq):08x}.01.01"
+
+    def _commit_fills(self, order: SimOrder, acct: Account, fills: list[Fill], qty: float) -> None:
+        """Store an order's new executions, then tell clients, then release what the fill unblocks."""
+        # every fill is on disk before any client hears of any of them
         self.store.put_many([("orders", order.order_id, order.to_json()),
                              *(("executions", f.exec_id, f.to_json()) for f in fills),
                              ("accounts", acct.account_id, acct.to_json())])
